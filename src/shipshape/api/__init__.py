@@ -1,0 +1,1 @@
+"""HTTP interfaces: the OCI Distribution API, health and metrics."""

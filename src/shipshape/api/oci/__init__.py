@@ -1,0 +1,1 @@
+"""Thin handlers for `/v2/`: they parse the request, call a service, and shape the response."""

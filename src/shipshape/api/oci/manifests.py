@@ -1,0 +1,64 @@
+"""`/v2/<name>/manifests/<reference>`: GET and HEAD with content negotiation, PUT, DELETE."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from shipshape.api.oci.context import repository, services
+from shipshape.domain.errors import ManifestTooLarge
+from shipshape.domain.manifests import MAX_MANIFEST_BYTES
+from shipshape.domain.names import Reference
+
+
+async def get_manifest(request: web.Request) -> web.Response:
+    name, reference = repository(request), Reference.parse(request.match_info["reference"])
+    oci = services(request)
+    stored = await oci.manifests.pull(name, reference, request.headers.get("Accept"))
+    if request.method == "GET":
+        oci.metrics.manifest_pulls.inc()
+    # aiohttp sends the headers (Content-Length included) but no body for HEAD.
+    return web.Response(
+        body=stored.payload,
+        headers={
+            "Content-Type": stored.media_type,
+            "Docker-Content-Digest": stored.digest,
+            "ETag": f'"{stored.digest}"',
+        },
+    )
+
+
+async def put_manifest(request: web.Request) -> web.Response:
+    name, reference = repository(request), Reference.parse(request.match_info["reference"])
+    oci = services(request)
+    payload = await _read_manifest_body(request)
+    oci.metrics.bytes_in.inc(len(payload))
+    manifest = await oci.manifests.push(name, reference, payload, request.headers.get("Content-Type"))
+    oci.metrics.manifest_pushes.inc()
+    headers = {
+        "Location": f"/v2/{name}/manifests/{manifest.digest}",
+        "Docker-Content-Digest": str(manifest.digest),
+    }
+    if manifest.subject is not None:
+        headers["OCI-Subject"] = manifest.subject.digest
+    return web.Response(status=201, headers=headers)
+
+
+async def delete_manifest(request: web.Request) -> web.Response:
+    name, reference = repository(request), Reference.parse(request.match_info["reference"])
+    await services(request).manifests.delete(name, reference)
+    return web.Response(status=202)
+
+
+async def _read_manifest_body(request: web.Request) -> bytes:
+    too_large = ManifestTooLarge(f"manifest is larger than {MAX_MANIFEST_BYTES} bytes (4 MiB), the limit")
+    if request.content_length is not None and request.content_length > MAX_MANIFEST_BYTES:
+        raise too_large
+    payload = await request.content.read(MAX_MANIFEST_BYTES + 1)
+    while len(payload) <= MAX_MANIFEST_BYTES and not request.content.at_eof():
+        more = await request.content.read(MAX_MANIFEST_BYTES + 1 - len(payload))
+        if not more:
+            break
+        payload += more
+    if len(payload) > MAX_MANIFEST_BYTES:
+        raise too_large
+    return payload

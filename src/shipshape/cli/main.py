@@ -1,0 +1,89 @@
+"""`shipshape`: run the registry (`serve`); management commands join as the management API grows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from shipshape import __version__
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="Shipshape, a container registry that keeps your image rules.",
+)
+
+
+@app.command()
+def serve(
+    listen: Annotated[
+        str | None,
+        typer.Option(envvar="SHIPSHAPE_LISTEN", help="HOST:PORT to listen on [default: 127.0.0.1:5000]"),
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="SHIPSHAPE_DATA_DIR",
+            help="Blobs, uploads and the SQLite database [default: ./shipshape-data]",
+        ),
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="SHIPSHAPE_DATABASE_URL",
+            help="SQLAlchemy URL; default SQLite in the data dir; postgresql://… accepted",
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="SHIPSHAPE_CONFIG",
+            exists=True,
+            dir_okay=False,
+            help="TOML file whose keys are these options' names with underscores",
+        ),
+    ] = None,
+    tls_cert: Annotated[
+        Path | None, typer.Option(envvar="SHIPSHAPE_TLS_CERT", help="PEM certificate chain for HTTPS")
+    ] = None,
+    tls_key: Annotated[Path | None, typer.Option(envvar="SHIPSHAPE_TLS_KEY", help="PEM private key for HTTPS")] = None,
+    log_json: Annotated[
+        bool | None,
+        typer.Option("--log-json/--log-text", envvar="SHIPSHAPE_LOG_JSON", help="One JSON object per log line"),
+    ] = None,
+    log_level: Annotated[
+        str | None, typer.Option(envvar="SHIPSHAPE_LOG_LEVEL", help="debug, info, warning or error")
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(envvar="SHIPSHAPE_WORKERS", help="Server processes sharing the port [default: 1]"),
+    ] = None,
+    upload_max_idle: Annotated[
+        str | None,
+        typer.Option(envvar="SHIPSHAPE_UPLOAD_MAX_IDLE", help="Purge uploads idle this long, e.g. 24h"),
+    ] = None,
+) -> None:
+    """Run the registry."""
+    from shipshape.app import serve as run
+    from shipshape.config import load_settings
+
+    overrides = {
+        "listen": listen, "data_dir": data_dir, "database_url": database_url, "tls_cert": tls_cert,
+        "tls_key": tls_key, "log_json": log_json, "log_level": log_level, "workers": workers,
+        "upload_max_idle": upload_max_idle,
+    }  # fmt: skip
+    try:
+        settings = load_settings(config, overrides)
+    except (ValidationError, OSError, ValueError) as error:
+        typer.echo(f"shipshape: invalid settings: {error}", err=True)
+        raise typer.Exit(2) from None
+    run(settings)
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)

@@ -1,0 +1,63 @@
+"""Typed settings of `shipshape serve`, merged from defaults, a TOML file, the environment and the command line."""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from shipshape.domain.durations import parse_duration
+
+
+class Settings(BaseModel):
+    """Every setting; TOML keys are the field names (e.g. `data_dir = "/var/lib/shipshape"`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    listen: str = "127.0.0.1:5000"
+    data_dir: Path = Path("shipshape-data")
+    database_url: str | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    log_json: bool = False
+    log_level: str = "info"
+    workers: int = Field(default=1, ge=1, le=64)
+    upload_max_idle: timedelta = timedelta(hours=24)
+
+    @field_validator("upload_max_idle", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        return parse_duration(value) if isinstance(value, str) else value
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError(f"listen must be HOST:PORT such as 127.0.0.1:5000, not {value!r}")
+        return value
+
+    @property
+    def host(self) -> str:
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+    @property
+    def metadata_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'metadata.db').resolve()}"
+
+
+def load_settings(config_file: Path | None, overrides: dict[str, Any]) -> Settings:
+    """Settings from `config_file` (if any) with `overrides` (command line and environment) on top."""
+    values: dict[str, Any] = {}
+    if config_file is not None:
+        with config_file.open("rb") as file:
+            values.update(tomllib.load(file))
+    values.update({key: value for key, value in overrides.items() if value is not None})
+    return Settings.model_validate(values)

@@ -1,0 +1,72 @@
+"""Domain errors. Handlers translate them to wire errors through one table (`shipshape.api.errors`)."""
+
+from __future__ import annotations
+
+
+class RegistryError(Exception):
+    """Base of every error a client can cause; `message` is shown to the user and says how to fix it."""
+
+    def __init__(self, message: str, detail: object | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+
+
+class NameInvalid(RegistryError):
+    """A repository name breaks the OCI name grammar."""
+
+
+class NameUnknown(RegistryError):
+    """The repository does not exist."""
+
+
+class TagInvalid(RegistryError):
+    """A tag breaks the OCI tag grammar."""
+
+
+class DigestInvalid(RegistryError):
+    """A digest is malformed, uses an unsupported algorithm, or does not match the content."""
+
+
+class BlobUnknown(RegistryError):
+    """The blob is not in the repository."""
+
+
+class BlobUploadUnknown(RegistryError):
+    """The upload session does not exist (finished, cancelled or purged)."""
+
+
+class BlobUploadInvalid(RegistryError):
+    """The upload request is inconsistent (bad Content-Range, size mismatch...)."""
+
+
+class RangeInvalid(RegistryError):
+    """A chunk does not start where the upload ends, or a requested byte range cannot be served."""
+
+
+class ManifestInvalid(RegistryError):
+    """The manifest document is malformed or inconsistent."""
+
+
+class ManifestTooLarge(ManifestInvalid):
+    """The manifest is larger than the registry accepts."""
+
+
+class ManifestUnknown(RegistryError):
+    """The manifest (or a child manifest an index names) is not in the repository."""
+
+
+class ManifestBlobUnknown(RegistryError):
+    """A manifest references a blob that is not in the repository."""
+
+
+class PaginationInvalid(RegistryError):
+    """The `n` or `last` pagination parameter is malformed."""
+
+
+class Conflict(RegistryError):
+    """The operation would break an invariant (e.g. delete something a manifest still references)."""
+
+
+class Unsupported(RegistryError):
+    """The operation or media type is not supported."""

@@ -1,0 +1,132 @@
+"""The metadata schema as SQLAlchemy Core tables. `migrations/` creates it; queries read it from here."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+# Stable constraint names, so that later migrations can name what they alter on every database alike.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """A timestamp stored in UTC and read back timezone-aware, on SQLite (which drops the zone) too."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value.isoformat()}: pass a timezone-aware time such as Clock.now()")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+# SQLite makes only a column declared exactly INTEGER PRIMARY KEY an auto-incrementing rowid.
+ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+# Byte order on PostgreSQL too (SQLite compares bytes by default), so listings page alike on both databases.
+NAME = sa.String(255).with_variant(sa.String(255, collation="C"), "postgresql")
+TAG = sa.String(128).with_variant(sa.String(128, collation="C"), "postgresql")
+DIGEST = sa.String(160)
+MEDIA_TYPE = sa.String(255)
+
+repositories = sa.Table(
+    "repositories",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("name", NAME, nullable=False, unique=True),
+)
+
+blobs = sa.Table(
+    "blobs",
+    metadata,
+    sa.Column("digest", DIGEST, primary_key=True),
+    sa.Column("size", sa.BigInteger(), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+)
+
+repository_blobs = sa.Table(
+    "repository_blobs",
+    metadata,
+    sa.Column("repository_id", ID, sa.ForeignKey("repositories.id"), primary_key=True),
+    sa.Column("digest", DIGEST, sa.ForeignKey("blobs.digest"), primary_key=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Index("ix_repository_blobs_digest", "digest"),
+)
+
+manifests = sa.Table(
+    "manifests",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("repository_id", ID, sa.ForeignKey("repositories.id"), nullable=False),
+    sa.Column("digest", DIGEST, nullable=False),
+    sa.Column("media_type", MEDIA_TYPE, nullable=False),
+    sa.Column("artifact_type", MEDIA_TYPE, nullable=True),
+    sa.Column("subject_digest", DIGEST, nullable=True),
+    sa.Column("annotations", sa.JSON(), nullable=False),
+    sa.Column("payload", sa.LargeBinary(), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.UniqueConstraint("repository_id", "digest"),
+    sa.Index("ix_manifests_repository_id_subject_digest", "repository_id", "subject_digest"),
+)
+
+# Blobs an image manifest references (config and layers): a blob listed here stays linked.
+manifest_blobs = sa.Table(
+    "manifest_blobs",
+    metadata,
+    sa.Column("manifest_id", ID, sa.ForeignKey("manifests.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("digest", DIGEST, sa.ForeignKey("blobs.digest"), primary_key=True),
+    sa.Index("ix_manifest_blobs_digest", "digest"),
+)
+
+# Manifests an index lists: a manifest listed here cannot be deleted before its index.
+manifest_children = sa.Table(
+    "manifest_children",
+    metadata,
+    sa.Column("manifest_id", ID, sa.ForeignKey("manifests.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("child_digest", DIGEST, primary_key=True),
+    sa.Index("ix_manifest_children_child_digest", "child_digest"),
+)
+
+tags = sa.Table(
+    "tags",
+    metadata,
+    sa.Column("repository_id", ID, sa.ForeignKey("repositories.id"), primary_key=True),
+    sa.Column("name", TAG, primary_key=True),
+    sa.Column("manifest_digest", DIGEST, nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+    # The database itself drops a manifest's tags with it and refuses a tag on a missing manifest.
+    sa.ForeignKeyConstraint(
+        ["repository_id", "manifest_digest"],
+        ["manifests.repository_id", "manifests.digest"],
+        ondelete="CASCADE",
+    ),
+    sa.Index("ix_tags_repository_id_manifest_digest", "repository_id", "manifest_digest"),
+)
+
+upload_sessions = sa.Table(
+    "upload_sessions",
+    metadata,
+    sa.Column("id", sa.String(255), primary_key=True),
+    sa.Column("repository", sa.String(255), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+    sa.Index("ix_upload_sessions_updated_at", "updated_at"),
+)

@@ -1,0 +1,164 @@
+"""The small interfaces the services depend on; `shipshape.app` picks the implementations."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+from shipshape.domain.digests import Digest
+from shipshape.domain.manifests import Manifest
+from shipshape.domain.names import Reference
+from shipshape.domain.records import StoredManifest, UploadSession
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware (UTC)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class LocalFile:
+    """A committed blob that can be sent straight from the local filesystem (sendfile)."""
+
+    path: Path
+    size: int
+
+
+class UploadWriter(Protocol):
+    """Appends to one upload's bytes; `close` makes what was written durable enough to read back."""
+
+    async def write(self, data: bytes) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class BlobStore(Protocol):
+    """Byte storage for blobs and uploads in progress. It knows digests and upload ids, nothing else.
+
+    Errors: a missing upload raises `FileNotFoundError`; a missing blob yields `None` from `stat`.
+    """
+
+    async def start_upload(self, upload_id: str) -> None:
+        """Create an empty upload."""
+        ...
+
+    async def append_to_upload(self, upload_id: str) -> UploadWriter:
+        """Open the upload for appending at its current end."""
+        ...
+
+    async def upload_size(self, upload_id: str) -> int:
+        """How many bytes the upload holds."""
+        ...
+
+    def read_upload(self, upload_id: str) -> AsyncIterator[bytes]:
+        """The upload's bytes so far (to rebuild a hash state another process held)."""
+        ...
+
+    async def commit_upload(self, upload_id: str, digest: Digest) -> None:
+        """Atomically make the upload's bytes the blob `digest`, durable before returning.
+
+        The caller has verified the digest. If the blob already exists the upload is discarded.
+        """
+        ...
+
+    async def cancel_upload(self, upload_id: str) -> None:
+        """Discard the upload's bytes; missing uploads are ignored."""
+        ...
+
+    async def stat(self, digest: Digest) -> int | None:
+        """The blob's size, or None when it is not stored."""
+        ...
+
+    async def open_blob(self, digest: Digest) -> LocalFile:
+        """Where to read the blob from; raises `FileNotFoundError` when it is not stored."""
+        ...
+
+    async def delete_blob(self, digest: Digest) -> None:
+        """Remove the blob's bytes; missing blobs are ignored."""
+        ...
+
+
+class BlobIndex(Protocol):
+    """Which blobs exist and which repositories may serve them."""
+
+    async def linked_blob_size(self, repository: str, digest: str) -> int | None:
+        """The size of `digest` if it is linked into `repository`, else None."""
+        ...
+
+    async def repositories_with_blob(self, digest: str, limit: int = 100) -> list[str]:
+        """Repositories (sorted) that `digest` is linked into."""
+        ...
+
+    async def link_blob(self, repository: str, digest: str, size: int) -> None:
+        """Record blob `digest` (if new) and link it into `repository` (created if new). Idempotent."""
+        ...
+
+    async def unlink_blob(self, repository: str, digest: str) -> None:
+        """Remove the link. Raises `BlobUnknown` if it is not linked, `Conflict` if a manifest of the
+        repository references the blob."""
+        ...
+
+
+class ManifestIndex(Protocol):
+    """Manifests, tags and the references between them, per repository."""
+
+    async def put_manifest(self, repository: str, manifest: Manifest, tag: str | None, now: datetime) -> None:
+        """Store `manifest` in `repository` (idempotent by digest) and point `tag` at it, in one transaction.
+
+        Raises `ManifestBlobUnknown` if a blob it references is not linked into the repository and
+        `ManifestUnknown` if a child manifest of an index is not in the repository; then nothing is stored.
+        """
+        ...
+
+    async def get_manifest(self, repository: str, reference: Reference) -> StoredManifest | None:
+        """The manifest a tag points at, or the manifest with that digest, in `repository`."""
+        ...
+
+    async def delete_manifest(self, repository: str, digest: str) -> None:
+        """Delete the manifest and every tag pointing at it. Raises `ManifestUnknown` if absent and `Conflict`
+        if an index in the repository lists it."""
+        ...
+
+    async def delete_tag(self, repository: str, tag: str) -> None:
+        """Remove the tag only. Raises `ManifestUnknown` if there is no such tag."""
+        ...
+
+    async def repository_exists(self, repository: str) -> bool: ...
+
+    async def list_tags(self, repository: str, last: str | None, limit: int | None) -> list[str]:
+        """Tags of `repository` sorted lexically, after `last`, at most `limit` (None: all)."""
+        ...
+
+    async def list_repositories(self, last: str | None, limit: int) -> list[str]:
+        """Repository names sorted lexically, after `last`, at most `limit`."""
+        ...
+
+    async def referrers(self, repository: str, subject: str) -> list[StoredManifest]:
+        """Manifests in `repository` whose subject is `subject`, oldest first."""
+        ...
+
+
+class UploadIndex(Protocol):
+    """Upload sessions in progress."""
+
+    async def create_upload(self, session: UploadSession) -> None: ...
+
+    async def get_upload(self, repository: str, upload_id: str) -> UploadSession | None: ...
+
+    async def touch_upload(self, upload_id: str, now: datetime) -> None: ...
+
+    async def delete_upload(self, upload_id: str) -> None: ...
+
+    async def uploads_idle_since(self, before: datetime, limit: int = 1000) -> list[UploadSession]:
+        """Sessions not touched since `before` (to purge abandoned uploads)."""
+        ...
+
+
+class MetadataStore(BlobIndex, ManifestIndex, UploadIndex, Protocol):
+    """Everything the registry records in SQL. Services depend on the narrower parts."""
+
+    async def close(self) -> None: ...

@@ -1,0 +1,1 @@
+"""Byte storage drivers for blobs and uploads in progress."""

@@ -1,0 +1,110 @@
+"""The filesystem blob store: committed blobs are immutable files, published by an atomic rename."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import BinaryIO
+
+from shipshape.domain.digests import Digest
+from shipshape.ports import LocalFile
+
+READ_CHUNK = 1024 * 1024
+
+
+class FileUploadWriter:
+    """Appends to an upload file. Writes go to the page cache; `commit_upload` makes them durable."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self._file = file
+
+    async def write(self, data: bytes) -> None:
+        self._file.write(data)
+
+    async def close(self) -> None:
+        self._file.close()
+
+
+class FilesystemBlobStore:
+    """Blobs and uploads under one root directory.
+
+    Layout (the upload and blob directories share a filesystem so that commit is a rename)::
+
+        ROOT/
+          blobs/
+            sha256/
+              9f/
+                9f86d081884c7d65…        the blob's bytes, named by its digest
+          uploads/
+            3f2a9c1e…                    bytes received so far for one upload session
+    """
+
+    def __init__(self, root: Path) -> None:
+        self._blobs = root / "blobs"
+        self._uploads = root / "uploads"
+        self._uploads.mkdir(parents=True, exist_ok=True)
+        self._blobs.mkdir(parents=True, exist_ok=True)
+
+    def blob_path(self, digest: Digest) -> Path:
+        return self._blobs / digest.algorithm / digest.hex[:2] / digest.hex
+
+    def _upload_path(self, upload_id: str) -> Path:
+        return self._uploads / upload_id
+
+    async def start_upload(self, upload_id: str) -> None:
+        self._upload_path(upload_id).touch(exist_ok=False)
+
+    async def append_to_upload(self, upload_id: str) -> FileUploadWriter:
+        path = self._upload_path(upload_id)
+        if not path.exists():
+            raise FileNotFoundError(f"upload {upload_id} not found")
+        return FileUploadWriter(path.open("ab"))
+
+    async def upload_size(self, upload_id: str) -> int:
+        return self._upload_path(upload_id).stat().st_size
+
+    async def read_upload(self, upload_id: str) -> AsyncIterator[bytes]:
+        with self._upload_path(upload_id).open("rb") as file:
+            while chunk := await asyncio.to_thread(file.read, READ_CHUNK):
+                yield chunk
+
+    async def commit_upload(self, upload_id: str, digest: Digest) -> None:
+        await asyncio.to_thread(self._commit, self._upload_path(upload_id), self.blob_path(digest))
+
+    @staticmethod
+    def _commit(source: Path, target: Path) -> None:
+        if target.exists():
+            # Identical content is stored once: the bytes are already there, durable.
+            source.unlink(missing_ok=True)
+            return
+        with source.open("rb+") as file:
+            os.fsync(file.fileno())
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(source, target)
+        _fsync_directory(target.parent)
+
+    async def cancel_upload(self, upload_id: str) -> None:
+        self._upload_path(upload_id).unlink(missing_ok=True)
+
+    async def stat(self, digest: Digest) -> int | None:
+        try:
+            return self.blob_path(digest).stat().st_size
+        except FileNotFoundError:
+            return None
+
+    async def open_blob(self, digest: Digest) -> LocalFile:
+        path = self.blob_path(digest)
+        return LocalFile(path=path, size=path.stat().st_size)
+
+    async def delete_blob(self, digest: Digest) -> None:
+        self.blob_path(digest).unlink(missing_ok=True)
+
+
+def _fsync_directory(directory: Path) -> None:
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

@@ -1,0 +1,82 @@
+"""The BlobStore contract, run against every driver (the filesystem today; S3 joins the parameter list)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from shipshape.domain.digests import Digest
+from shipshape.ports import BlobStore
+from shipshape.storage.filesystem import FilesystemBlobStore
+
+
+@pytest.fixture(params=["filesystem"])
+async def blob_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[BlobStore]:
+    yield FilesystemBlobStore(tmp_path)
+
+
+async def upload(store: BlobStore, upload_id: str, *chunks: bytes) -> None:
+    await store.start_upload(upload_id)
+    writer = await store.append_to_upload(upload_id)
+    for chunk in chunks:
+        await writer.write(chunk)
+    await writer.close()
+
+
+async def read_all(store: BlobStore, upload_id: str) -> bytes:
+    return b"".join([chunk async for chunk in store.read_upload(upload_id)])
+
+
+async def test_appends_accumulate_across_writers(blob_store: BlobStore) -> None:
+    await upload(blob_store, "u1", b"abc", b"def")
+    writer = await blob_store.append_to_upload("u1")
+    await writer.write(b"ghi")
+    await writer.close()
+    assert await blob_store.upload_size("u1") == 9
+    assert await read_all(blob_store, "u1") == b"abcdefghi"
+
+
+async def test_blob_is_invisible_until_committed(blob_store: BlobStore) -> None:
+    digest = Digest.of(b"payload")
+    await upload(blob_store, "u1", b"payload")
+    assert await blob_store.stat(digest) is None
+    await blob_store.commit_upload("u1", digest)
+    assert await blob_store.stat(digest) == 7
+    located = await blob_store.open_blob(digest)
+    assert located.size == 7 and located.path.read_bytes() == b"payload"
+    with pytest.raises(FileNotFoundError):
+        await blob_store.upload_size("u1")
+
+
+async def test_committing_an_existing_blob_keeps_one_copy(blob_store: BlobStore) -> None:
+    digest = Digest.of(b"same")
+    await upload(blob_store, "u1", b"same")
+    await upload(blob_store, "u2", b"same")
+    await asyncio.gather(blob_store.commit_upload("u1", digest), blob_store.commit_upload("u2", digest))
+    assert await blob_store.stat(digest) == 4
+    with pytest.raises(FileNotFoundError):
+        await blob_store.upload_size("u2")
+
+
+async def test_cancel_and_delete_are_idempotent(blob_store: BlobStore) -> None:
+    digest = Digest.of(b"gone")
+    await upload(blob_store, "u1", b"gone")
+    await blob_store.cancel_upload("u1")
+    await blob_store.cancel_upload("u1")
+    with pytest.raises(FileNotFoundError):
+        await blob_store.append_to_upload("u1")
+    await upload(blob_store, "u2", b"gone")
+    await blob_store.commit_upload("u2", digest)
+    await blob_store.delete_blob(digest)
+    await blob_store.delete_blob(digest)
+    assert await blob_store.stat(digest) is None
+    with pytest.raises(FileNotFoundError):
+        await blob_store.open_blob(digest)
+
+
+async def test_missing_upload_raises_file_not_found(blob_store: BlobStore) -> None:
+    with pytest.raises(FileNotFoundError):
+        await blob_store.upload_size("nope")
