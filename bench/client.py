@@ -1,14 +1,17 @@
 """A minimal OCI distribution client for benchmarking, built on ``http.client``.
 
-Request bodies are sent with sendfile(2) straight from the data file and response bodies are read into one
-reused 1 MiB buffer, so the client stays far faster than the servers under test (see ``client_ceiling``).
+Blob bodies are sent with sendfile(2) straight from the data file, and pulled blobs are discarded in the
+kernel (recv with MSG_TRUNC), so the client stays far faster than the servers under test (see
+``client_ceiling``, which runs the same code against a do-nothing server).
 Each ``Registry`` keeps one keep-alive connection, like docker and podman do for an upload.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
+import io
 import json
 import os
 import socket
@@ -63,9 +66,24 @@ class Registry:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _send(
+    def send(
         self, method: str, path: str, headers: dict[str, str], body: bytes | BodyRange | None
     ) -> http.client.HTTPResponse:
+        try:
+            self._write_request(method, path, headers, body)
+        except OSError as exc:  # the server may have answered (and closed) before taking the whole body
+            try:
+                early = self.conn.getresponse()
+                detail = f"HTTP {early.status} before the body was sent: {early.read()[:300]!r}"
+            except Exception:
+                raise exc from None
+            raise RegistryError(f"{method} {_short(path)}: {detail}") from exc
+        return self.conn.getresponse()
+
+    def _write_request(
+        self, method: str, path: str, headers: dict[str, str], body: bytes | BodyRange | None
+    ) -> socket.socket:
+        """Send a request (head with http.client, a blob body with sendfile); return the socket."""
         if self.conn.sock is None:
             self.conn.connect()
             assert self.conn.sock is not None
@@ -83,7 +101,9 @@ class Registry:
             body.blob.send(self.conn.sock, body.start, body.end)
         elif body:
             self.conn.send(body)
-        return self.conn.getresponse()
+        assert self.conn.sock is not None
+        sock: socket.socket = self.conn.sock
+        return sock
 
     def request(
         self,
@@ -94,24 +114,36 @@ class Registry:
         expect: int = 200,
     ) -> Response:
         """Send one request, read the (small) response body, and check the status."""
-        resp = self._send(method, path, headers or {}, body)
+        resp = self.send(method, path, headers or {}, body)
         data = resp.read()
         if resp.status != expect:
-            raise RegistryError(f"{method} {path}: HTTP {resp.status} (want {expect}): {data[:300]!r}")
+            raise RegistryError(f"{method} {_short(path)}: HTTP {resp.status} (want {expect}): {data[:300]!r}")
         return Response(resp.status, resp.headers, data)
 
     def download(self, path: str, headers: dict[str, str] | None = None, max_redirects: int = 3) -> int:
-        """GET ``path`` and discard the body; return how many body bytes arrived."""
-        for _ in range(max_redirects + 1):
-            resp = self._send("GET", path, headers or {}, None)
-            if resp.status in (301, 302, 303, 307, 308):
-                resp.read()
-                path = self.location_path(resp.headers)
-                continue
-            if resp.status != 200:
-                raise RegistryError(f"GET {path}: HTTP {resp.status}: {resp.read()[:300]!r}")
-            return _drain(resp)
-        raise RegistryError(f"GET {path}: more than {max_redirects} redirects")
+        """GET ``path`` and discard the body; return how many body bytes arrived.
+
+        http.client's buffered reader tops out near the loopback speed of a small VM, so the response head
+        is parsed here and the body is discarded in the kernel (recv with MSG_TRUNC: counted, not copied).
+        The connection is closed afterwards, as http.client no longer knows its state.
+        """
+        try:
+            for _ in range(max_redirects + 1):
+                sock = self._write_request("GET", path, headers or {}, None)
+                status, resp_headers, leftover = _read_head(sock)
+                length = resp_headers.get("Content-Length")
+                if length is None or not length.isdigit():
+                    raise RegistryError(f"GET {_short(path)}: HTTP {status} without a Content-Length")
+                if status in (301, 302, 303, 307, 308):
+                    _discard(sock, int(length) - len(leftover))
+                    path = self.location_path(resp_headers)
+                    continue
+                if status != 200:
+                    raise RegistryError(f"GET {_short(path)}: HTTP {status}")
+                return len(leftover) + _discard(sock, int(length) - len(leftover))
+            raise RegistryError(f"GET {_short(path)}: more than {max_redirects} redirects")
+        finally:
+            self.conn.close()
 
     def location_path(self, headers: http.client.HTTPMessage) -> str:
         """The path and query of a Location header, which must point back at this registry."""
@@ -124,13 +156,40 @@ class Registry:
         return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
-def _drain(resp: http.client.HTTPResponse) -> int:
-    buf = bytearray(_READ_BUFFER)
-    view = memoryview(buf)
-    total = 0
-    while n := resp.readinto(view):
-        total += n
-    return total
+def _short(path: str) -> str:
+    """A path for error messages: without the (long, opaque) query string."""
+    return path.split("?", 1)[0] + ("?…" if "?" in path else "")
+
+
+def _read_head(sock: socket.socket, limit: int = 1 << 16) -> tuple[int, http.client.HTTPMessage, bytes]:
+    """Read a response head from ``sock``: (status, headers, body bytes that came with it)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        if len(data) > limit:
+            raise RegistryError(f"response head longer than {limit} bytes")
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise RegistryError("connection closed before the response head ended")
+        data += chunk
+    head, _, leftover = data.partition(b"\r\n\r\n")
+    status_line, _, header_block = head.partition(b"\r\n")
+    parts = status_line.split(b" ", 2)
+    if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit():
+        raise RegistryError(f"bad status line {status_line[:100]!r}")
+    headers = http.client.parse_headers(io.BytesIO(header_block + b"\r\n\r\n"))
+    return int(parts[1]), headers, leftover
+
+
+def _discard(sock: socket.socket, count: int) -> int:
+    """Receive and drop ``count`` bytes without copying them to user space; return how many came."""
+    view = memoryview(bytearray(_READ_BUFFER))
+    received = 0
+    while received < count:
+        n = sock.recv_into(view, min(count - received, len(view)), socket.MSG_TRUNC)
+        if n == 0:
+            break
+        received += n
+    return received
 
 
 def _with_digest(location: str, digest: str) -> str:
@@ -153,9 +212,7 @@ def push_monolithic(reg: Registry, repo: str, blob: Blob) -> None:
     """POST, then one PUT ?digest= carrying the whole body."""
     location = start_upload(reg, repo)
     body = BodyRange(blob, 0, blob.size)
-    resp = reg.request(
-        "PUT", _with_digest(location, blob.digest), {"Content-Type": OCTET_STREAM}, body, expect=201
-    )
+    resp = reg.request("PUT", _with_digest(location, blob.digest), {"Content-Type": OCTET_STREAM}, body, expect=201)
     _check_digest(resp, blob.digest)
 
 
@@ -195,6 +252,18 @@ def pull_blob(reg: Registry, repo: str, blob: Blob) -> None:
     received = reg.download(f"/v2/{repo}/blobs/{blob.digest}")
     if received != blob.size:
         raise RegistryError(f"pulled {received} bytes, want {blob.size}")
+
+
+def verify_blob(reg: Registry, repo: str, blob: Blob) -> None:
+    """GET the blob and check its SHA-256 (untimed: hashing would slow the client down)."""
+    resp = reg.send("GET", f"/v2/{repo}/blobs/{blob.digest}", {}, None)
+    if resp.status != 200:
+        raise RegistryError(f"GET blob {blob.digest}: HTTP {resp.status}")
+    state = hashlib.sha256()
+    while chunk := resp.read(_READ_BUFFER):
+        state.update(chunk)
+    if "sha256:" + state.hexdigest() != blob.digest:
+        raise RegistryError(f"blob {blob.digest} came back with sha256:{state.hexdigest()}")
 
 
 def push_bytes(reg: Registry, repo: str, data: bytes) -> str:
@@ -261,7 +330,7 @@ class _Sink(threading.Thread):
             for _ in range(self.max_connections):
                 try:
                     conn, _addr = self.listener.accept()
-                except (TimeoutError, OSError):
+                except OSError:  # timeout, or close() shut the listener down
                     return
                 with conn:
                     self._serve(conn)
@@ -269,7 +338,6 @@ class _Sink(threading.Thread):
             self.error = exc
 
     def _serve(self, conn: socket.socket, max_requests: int = 16) -> None:
-        buf = bytearray(_READ_BUFFER)
         pending = b""
         for _ in range(max_requests):
             while b"\r\n\r\n" not in pending:
@@ -290,11 +358,8 @@ class _Sink(threading.Thread):
             )
             remaining = length - len(pending)
             pending = b""
-            while remaining > 0:
-                n = conn.recv_into(buf, min(remaining, len(buf)))
-                if n == 0:
-                    return
-                remaining -= n
+            if _discard(conn, remaining) < remaining:
+                return
             if method == "GET":
                 conn.sendall(f"HTTP/1.1 200 OK\r\nContent-Length: {self.blob.size}\r\n\r\n".encode())
                 self.blob.send(conn)
@@ -302,6 +367,8 @@ class _Sink(threading.Thread):
                 conn.sendall(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n")
 
     def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept()
         self.listener.close()
         self.join(timeout=10)
 

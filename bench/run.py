@@ -7,7 +7,7 @@ Starts both registries on 127.0.0.1 (each with its own temp storage), then, for 
 measurement, runs it against one target and then the other, flipping the order every repetition:
 
 1. push of a blob: monolithic (POST + PUT), POST + one PATCH + PUT, and 16 MiB chunks (PATCH x n + PUT);
-2. pull of that blob (GET, discarded, byte count checked);
+2. pull of that blob (GET, discarded, byte count checked), 3 times per repetition as it is quick and noisy;
 3. manifest GET by tag with wrk (32 connections), after pushing a small OCI image; non-2xx must be zero;
 4. peak RSS (server process + all descendants, from /proc) during a push of twice the blob size.
 
@@ -28,7 +28,6 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from types import FrameType
 
@@ -66,11 +65,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default="distribution,shipshape",
         help="two comma-separated targets, baseline first (distribution|shipshape)",
     )
+    p.add_argument("--pulls-per-rep", type=int, default=3, help="pulls per repetition (cheap, noisy)")
     p.add_argument("--wrk-seconds", type=int, help="duration of each wrk run (default 10; 3 with --quick)")
     p.add_argument("--wrk-threads", type=int, default=2)
     p.add_argument("--wrk-connections", type=int, default=32)
     p.add_argument("--only", help=f"comma-separated subset of {','.join(MEASUREMENTS)} (for development)")
     p.add_argument("--shipshape-bin", default=str(default_shipshape))
+    p.add_argument(
+        "--shipshape-log-level",
+        default="warning",
+        help="shipshape --log-level (default warning, as quiet as Distribution's config; '' to omit)",
+    )
     p.add_argument(
         "--shipshape-arg",
         action="append",
@@ -91,7 +96,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         p.error(f"--targets takes one or two of {', '.join(KNOWN_TARGETS)}")
     if args.only and not set(args.only.split(",")) <= set(MEASUREMENTS):
         p.error(f"--only takes a subset of {','.join(MEASUREMENTS)}")
-    if args.reps < 1 or args.chunk_mib < 1 or args.size_gib <= 0 or args.rss_size_gib <= 0:
+    if min(args.reps, args.pulls_per_rep, args.chunk_mib) < 1 or args.size_gib <= 0 or args.rss_size_gib <= 0:
         p.error("sizes and --reps must be positive")
     return args
 
@@ -157,6 +162,17 @@ def measure_pull(server: Server, blob: Blob) -> float:
     return blob.size / seconds / 1e6
 
 
+def verify_content(server: Server, blob: Blob, results: Results) -> None:
+    """Untimed: pull one pushed blob again and check its digest, so wrong bytes cannot pass as fast ones."""
+    try:
+        with client.Registry(server.host, server.port) as reg:
+            client.verify_blob(reg, BLOB_REPO, blob)
+        log(f"verified the content of {blob.digest[:19]}… on {server.label}")
+    except Exception as exc:
+        results.errors.append(f"content check on {server.label}: {exc}")
+        log(f"FAILED content check on {server.label}: {exc}")
+
+
 def prepare_manifest(server: Server) -> None:
     with client.Registry(server.host, server.port) as reg:
         manifest = client.push_small_image(reg, IMAGE_REPO, IMAGE_TAG)
@@ -187,9 +203,9 @@ def measure_rss_push(server: Server, data: DataFile, size: int) -> tuple[float, 
 # --- the run ---------------------------------------------------------------------------------------------
 
 
-def start_targets(args: argparse.Namespace, tmp: Path) -> list[Server]:
+def start_targets(args: argparse.Namespace, tmp: Path, started: list[Server]) -> None:
+    """Start every target, appending each to ``started`` as soon as it runs (so it is always stopped)."""
     duplicate = len(set(args.targets)) < len(args.targets)
-    started: list[Server] = []
     for i, kind in enumerate(args.targets):
         label = f"{kind}-{'ab'[i]}" if duplicate else kind
         workdir = tmp / label
@@ -199,72 +215,67 @@ def start_targets(args: argparse.Namespace, tmp: Path) -> list[Server]:
             server.title = f"Distribution {servers.distribution_version(args.distribution_bin)}"
         else:
             workers = args.workers or None
-            server = servers.start_shipshape(label, workdir, args.shipshape_bin, workers, args.shipshape_arg)
+            server = servers.start_shipshape(
+                label, workdir, args.shipshape_bin, workers, args.shipshape_log_level, args.shipshape_arg
+            )
         if duplicate:
             server.title += f" ({'AB'[i]})"
-        log(f"started {server.title} as {label}: pid {server.pid}, port {server.port}")
+            server.short += f" {'AB'[i]}"
         started.append(server)
-    return started
+        log(f"started {server.title} as {label}: pid {server.pid}, port {server.port}")
 
 
-def attempt(results: Results, what: str, fn: Callable[[], None]) -> bool:
-    """Run one measurement; on failure record the error and carry on with the others."""
-    try:
-        fn()
-        return True
-    except Exception as exc:
-        results.errors.append(f"{what}: {exc}")
-        log(f"FAILED {what}: {exc}")
-        return False
+UNITS = {m.key: m.unit for m in report.METRICS}
 
 
-def run_rep(
-    rep: int, order: list[Server], data: DataFile, args: argparse.Namespace, results: Results, only: set[str]
-) -> None:
-    size = gib_to_bytes(args.size_gib)
-    chunk = args.chunk_mib * MiB
-    pushed: dict[str, Blob] = {}
-    for key in ("push_put", "push_patch", "push_chunked"):
-        if key not in only:
-            continue
-        for server in order:
+@dataclass
+class Bench:
+    """One run's inputs and results; ``measure`` runs one measurement against one server."""
 
-            def push(server: Server = server, key: str = key) -> None:
-                mbps, blob = measure_push(server, key, data, size, chunk)
-                results.add(key, server.label, mbps)
-                pushed.setdefault(server.label, blob)
-                log(f"rep {rep + 1} {key:<13} {server.label:<16} {mbps:9.1f} MB/s")
+    args: argparse.Namespace
+    data: DataFile
+    results: Results
+    pushed: dict[str, Blob] = field(default_factory=dict)  # server label -> last blob pushed by push_put
 
-            attempt(results, f"rep {rep + 1} {key} {server.label}", push)
-    for server in order if "pull" in only else []:
+    def measure(self, key: str, server: Server) -> float:
+        size, chunk = gib_to_bytes(self.args.size_gib), self.args.chunk_mib * MiB
+        if key.startswith("push_"):
+            mbps, blob = measure_push(server, key, self.data, size, chunk)
+            if key == "push_put":
+                self.pushed[server.label] = blob
+            return mbps
+        if key == "pull":
+            return measure_pull(server, self.pushed[server.label])
+        if key == "manifest_get":
+            res = measure_manifest(server, self.args)
+            self.results.wrk.setdefault(server.label, []).append(res)
+            return res.requests_per_sec
+        if key == "rss_push":
+            peak, mbps = measure_rss_push(server, self.data, gib_to_bytes(self.args.rss_size_gib))
+            self.results.rss_push_mbps.setdefault(server.label, []).append(mbps)
+            return peak
+        raise ValueError(key)
 
-        def pull(server: Server = server) -> None:
-            mbps = measure_pull(server, pushed[server.label])
-            results.add("pull", server.label, mbps)
-            log(f"rep {rep + 1} {'pull':<13} {server.label:<16} {mbps:9.1f} MB/s")
+    def attempt(self, rep: int, key: str, server: Server) -> None:
+        """Run one measurement and record it; on failure record the error and carry on."""
+        what = f"rep {rep + 1} {key:<13} {server.label:<16}"
+        try:
+            value = self.measure(key, server)
+        except Exception as exc:
+            self.results.errors.append(f"{' '.join(what.split())}: {exc}")
+            log(f"{what} FAILED: {exc}")
+            return
+        self.results.add(key, server.label, value)
+        log(f"{what} {value:10.1f} {UNITS[key]}")
 
-        attempt(results, f"rep {rep + 1} pull {server.label}", pull)
-    for server in order if "manifest_get" in only else []:
-
-        def manifest(server: Server = server) -> None:
-            res = measure_manifest(server, args)
-            results.add("manifest_get", server.label, res.requests_per_sec)
-            results.wrk.setdefault(server.label, []).append(res)
-            log(
-                f"rep {rep + 1} {'manifest_get':<13} {server.label:<16} {res.requests_per_sec:9.0f} req/s "
-                f"(p50 {res.latency_p50}, p99 {res.latency_p99})"
-            )
-
-        attempt(results, f"rep {rep + 1} manifest_get {server.label}", manifest)
-    for server in order if "rss_push" in only else []:
-
-        def rss(server: Server = server) -> None:
-            peak, mbps = measure_rss_push(server, data, gib_to_bytes(args.rss_size_gib))
-            results.add("rss_push", server.label, peak)
-            results.rss_push_mbps.setdefault(server.label, []).append(mbps)
-            log(f"rep {rep + 1} {'rss_push':<13} {server.label:<16} {peak:9.1f} MB peak ({mbps:.0f} MB/s)")
-
-        attempt(results, f"rep {rep + 1} rss_push {server.label}", rss)
+    def run_rep(self, rep: int, order: list[Server], only: set[str]) -> None:
+        """Every selected measurement once per server (pulls ``--pulls-per-rep`` times), in ``order``."""
+        for key in MEASUREMENTS:
+            if key not in only:
+                continue
+            for _ in range(self.args.pulls_per_rep if key == "pull" else 1):
+                for server in order:
+                    self.attempt(rep, key, server)
 
 
 def check_disk(tmp: Path, args: argparse.Namespace) -> None:
@@ -293,27 +304,36 @@ def notes_for(
 ) -> list[str]:
     titles = {s.label: s.title for s in server_list}
     notes = [
-        f"Client ceiling (this harness's HTTP client against a do-nothing in-process sink, same blob): "
+        f"Client ceiling (this harness's HTTP client against a do-nothing in-process server, same blob "
+        "size, best of 3): "
         f"push {ceiling[0]:,.0f} MB/s, pull {ceiling[1]:,.0f} MB/s — the client is not the bottleneck "
         "while both servers stay well below these.",
         "Client, servers and wrk share the same cores; wrk uses "
         f"{args.wrk_threads} threads and {args.wrk_connections} connections for {args.wrk_seconds} s with "
         "`Accept: application/vnd.oci.image.manifest.v1+json` on `/v2/bench/image/manifests/v1`.",
         "Each push sends a new blob (the data file plus a 32-byte nonce), so the registry must receive, "
-        "hash and store every byte. `sync` runs before every measurement. Repetitions alternate which "
-        "registry goes first.",
+        "hash and store every byte; after the run one blob per registry is pulled again and its digest "
+        "checked. `sync` runs before every measurement. Repetitions alternate which registry goes first.",
         "Distribution runs with `log.level: warn` and its access log disabled (its fastest setting), "
-        "filesystem storage, `storage.delete.enabled: true` and the in-memory blob descriptor cache.",
+        "filesystem storage, `storage.delete.enabled: true` and the in-memory blob descriptor cache. "
+        f"Shipshape runs with {shipshape_flags(args)}, its default storage (SQLite and files in a fresh "
+        "data dir), and no SHIPSHAPE_* variables from the environment.",
         "RSS is VmRSS from /proc summed over the server process and all its descendants (workers), "
         "sampled every 20 ms; shared pages of forked workers are counted once per process, so the sum "
         "overstates real use. The RSS push is monolithic (POST + PUT).",
     ]
     for label in labels:
-        for res in results.wrk.get(label, []):
+        runs = results.wrk.get(label, [])
+        if runs:
             notes.append(
-                f"wrk {titles[label]}: {res.requests} requests, p50 {res.latency_p50}, "
-                f"p99 {res.latency_p99}, non-2xx/3xx {res.non_2xx_3xx}, "
-                f"socket errors {res.socket_errors}."
+                f"wrk against {titles[label]}, per run: requests "
+                + "/".join(str(r.requests) for r in runs)
+                + ", latency p50 "
+                + "/".join(r.latency_p50 for r in runs)
+                + ", p99 "
+                + "/".join(r.latency_p99 for r in runs)
+                + f"; non-2xx/3xx responses {sum(r.non_2xx_3xx for r in runs)}, "
+                f"socket errors {sum(r.socket_errors for r in runs)}."
             )
         mbps = results.rss_push_mbps.get(label)
         if mbps:
@@ -328,60 +348,131 @@ def notes_for(
     return notes
 
 
-def run(args: argparse.Namespace, tmp: Path, started: list[Server]) -> report.Report:
+def selected_measurements(args: argparse.Namespace) -> set[str]:
     only = set(args.only.split(",")) if args.only else set(MEASUREMENTS)
     if "pull" in only:
         only.add("push_put")  # the pull reads the blob that push_put stored
+    return only
+
+
+def prepare_data(args: argparse.Namespace, tmp: Path) -> tuple[DataFile, tuple[float, float]]:
+    """Generate the random data file; measure the client's ceiling (best of 3) with it."""
     size, rss_size = gib_to_bytes(args.size_gib), gib_to_bytes(args.rss_size_gib)
-    begun = time.strftime("%Y-%m-%d %H:%M %Z")
     log(f"generating {human_size(max(size, rss_size))} of random data in {tmp}")
     t0 = time.perf_counter()
     data = blobdata.generate(tmp / "blob.bin", max(size, rss_size), [size, rss_size])
     log(f"generated in {time.perf_counter() - t0:.1f} s")
-    ceiling = client.client_ceiling(data.unique_blob(size))
+    tries = [client.client_ceiling(data.unique_blob(size)) for _ in range(3)]
+    ceiling = (max(t[0] for t in tries), max(t[1] for t in tries))
     log(f"client ceiling: push {ceiling[0]:,.0f} MB/s, pull {ceiling[1]:,.0f} MB/s")
+    return data, ceiling
 
-    started.extend(start_targets(args, tmp))
+
+def measure_all(args: argparse.Namespace, data: DataFile, started: list[Server]) -> tuple[Results, str]:
+    """Idle RSS, then every repetition (alternating order), then a content check; and the interference."""
+    only = selected_measurements(args)
     results = Results()
+    bench = Bench(args, data, results)
     time.sleep(1)
     for server in started:
         results.add("rss_idle", server.label, server.tree_rss() / 1e6)
         if "manifest_get" in only:
-            attempt(results, f"manifest setup {server.label}", partial(prepare_manifest, server))
+            try:
+                prepare_manifest(server)
+            except Exception as exc:  # manifest_get will then fail and be reported too
+                results.errors.append(f"pushing the small image to {server.label}: {exc}")
+                log(f"FAILED pushing the small image to {server.label}: {exc}")
     whole_run = [RssSampler(s, interval=0.1, max_seconds=6 * 3600).start() for s in started]
+    cpu_before = CpuSnapshot.take(started)
     try:
         for rep in range(args.reps):
-            order = started if rep % 2 == 0 else started[::-1]
-            run_rep(rep, order, data, args, results, only)
+            bench.run_rep(rep, started if rep % 2 == 0 else started[::-1], only)
     finally:
         for sampler in whole_run:
             results.add("rss_run", sampler.server.label, sampler.stop() / 1e6)
+    interference = cpu_interference(cpu_before, CpuSnapshot.take(started))
+    for server in started:
+        if server.label in bench.pushed:
+            verify_content(server, bench.pushed[server.label], results)
+    return results, interference
 
-    labels = [s.label for s in started]
-    ship = shipshape_in(started, args)
+
+def run(args: argparse.Namespace, tmp: Path, started: list[Server]) -> report.Report:
+    begun = time.strftime("%Y-%m-%d %H:%M %Z")
+    load_before = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    data, ceiling = prepare_data(args, tmp)
+    start_targets(args, tmp, started)
+    results, interference = measure_all(args, data, started)
+
+    distribution = servers.distribution_version(args.distribution_bin)
+    machine = report.machine_info(distribution, shipshape_version(started, args))
+    machine["Load average before the run"] = load_before
+    machine["Interference during the measurements"] = interference
     params = {
-        "size": human_size(size),
-        "rss_size": human_size(rss_size),
+        "size": human_size(gib_to_bytes(args.size_gib)),
+        "rss_size": human_size(gib_to_bytes(args.rss_size_gib)),
         "chunk": human_size(args.chunk_mib * MiB),
         "wrk": f"wrk -t{args.wrk_threads} -c{args.wrk_connections} -d{args.wrk_seconds}s",
     }
     return report.Report(
-        command=shlex.join([sys.executable, *sys.argv]),
-        columns=[report.Column(s.label, s.title) for s in started],
+        command=command_line(),
+        columns=[report.Column(s.label, s.title, s.short) for s in started],
         params=params,
         reps=args.reps,
+        pulls_per_rep=args.pulls_per_rep,
         samples=results.samples,
-        machine=report.machine_info(servers.distribution_version(args.distribution_bin), ship),
-        notes=notes_for(args, results, ceiling, labels, started),
+        machine=machine,
+        notes=notes_for(args, results, ceiling, [s.label for s in started], started),
         started=begun,
     )
 
 
-def shipshape_in(started: list[Server], args: argparse.Namespace) -> str | None:
+def shipshape_flags(args: argparse.Namespace) -> str:
+    """The options this run passes to `shipshape serve` besides --listen and --data-dir."""
+    flags = [*(["--workers", str(args.workers)] if args.workers else [])]
+    flags += ["--log-level", args.shipshape_log_level] if args.shipshape_log_level else []
+    flags += args.shipshape_arg
+    return f"`{shlex.join(flags)}`" if flags else "no extra options"
+
+
+def shipshape_version(started: list[Server], args: argparse.Namespace) -> str | None:
     if not any(s.kind == "shipshape" for s in started):
         return None
-    version = report.shipshape_version(REPO_ROOT)
-    return f"{version}, `--workers {args.workers}`" if args.workers else version
+    return f"{report.shipshape_version(REPO_ROOT)}, run with {shipshape_flags(args)}"
+
+
+def command_line() -> str:
+    """This run's command, prefixed with a ``cd`` unless it ran from the repository root."""
+    command = shlex.join([sys.executable, *sys.argv])
+    cwd = Path.cwd()
+    return command if cwd == REPO_ROOT else f"cd {shlex.quote(str(cwd))} && {command}"
+
+
+@dataclass(frozen=True)
+class CpuSnapshot:
+    """Machine-wide CPU counters (/proc/stat) and the CPU used by this harness, wrk and the servers."""
+
+    machine: list[int]  # user nice system idle iowait irq softirq steal, in clock ticks
+    ours: float  # clock ticks
+
+    @classmethod
+    def take(cls, started: list[Server]) -> CpuSnapshot:
+        machine = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+        t = os.times()  # children: wrk (and any server already reaped)
+        ours = (t.user + t.system + t.children_user + t.children_system) * servers.CLOCK_TICKS
+        return cls(machine, ours + sum(s.tree_cpu_ticks() for s in started))
+
+
+def cpu_interference(before: CpuSnapshot, after: CpuSnapshot) -> str:
+    """How much of the machine other processes and the hypervisor took while we measured."""
+    delta = [b - a for a, b in zip(before.machine, after.machine, strict=True)]
+    total = max(1, sum(delta))
+    busy = total - delta[3] - delta[4] - delta[7]
+    others = max(0.0, busy - (after.ours - before.ours))
+    return (
+        f"other processes used {100 * others / total:.0f}% of all CPU time, "
+        f"hypervisor steal {100 * delta[7] / total:.1f}%"
+    )
 
 
 def _terminate(signum: int, _frame: FrameType | None) -> None:
@@ -397,13 +488,13 @@ def main(argv: list[str]) -> int:
     try:
         check_disk(tmp, args)
         rendered = report.render(run(args, tmp, started))
+    except servers.StartupError as exc:
+        log(f"FAILED: {exc}")
+        return 1
     finally:
         for server in started:
             if server.proc is not None and server.proc.poll() is not None:
-                log(
-                    f"{server.label} had exited (code {server.proc.returncode}); its log ends:\n"
-                    + server.log_tail()
-                )
+                log(f"{server.label} had exited (code {server.proc.returncode}); its log ends:\n" + server.log_tail())
             server.stop()
             log(f"stopped {server.label} (pid {server.pid})")
         shutil.rmtree(tmp, ignore_errors=True)

@@ -59,6 +59,18 @@ def process_tree(pid: int) -> list[int]:
     return tree
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_ticks(pid: int) -> int:
+    """utime + stime + cutime + cstime of a process (its own CPU and its reaped children's), in ticks."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return sum(int(f) for f in fields[11:15])
+
+
 def rss_bytes(pid: int) -> int:
     """VmRSS of one process in bytes (0 if it is gone or a zombie)."""
     try:
@@ -71,6 +83,10 @@ def rss_bytes(pid: int) -> int:
 
 
 # --- servers ---------------------------------------------------------------------------------------------
+
+
+class StartupError(RuntimeError):
+    """A server exited or never became healthy."""
 
 
 def free_port() -> int:
@@ -90,6 +106,7 @@ class Server:
     workdir: Path
     port: int
     health_path: str
+    short: str = ""
     proc: subprocess.Popen[bytes] | None = None
     seen: dict[int, int] = field(default_factory=dict)  # descendant pid -> start time
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -118,6 +135,12 @@ class Server:
                     self.seen[pid] = st
         return sum(rss_bytes(pid) for pid in tree)
 
+    def tree_cpu_ticks(self) -> int:
+        """CPU used so far by the server and its live descendants (and reaped ones, via cutime)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return 0
+        return sum(cpu_ticks(pid) for pid in process_tree(self.proc.pid))
+
     def launch(self, cmd: list[str], env: dict[str, str] | None = None, timeout: float = 60.0) -> None:
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
@@ -129,18 +152,22 @@ class Server:
                 env=env,
                 start_new_session=True,
             )
-        self._wait_ready(timeout)
+        try:
+            self._wait_ready(timeout)
+        except BaseException:
+            self.stop()
+            raise
         self.tree_rss()
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc is None or self.proc.poll() is not None:
-                raise RuntimeError(f"{self.label} exited during startup:\n{self.log_tail()}")
+                raise StartupError(f"{self.label} exited during startup; its log ends:\n{self.log_tail()}")
             if self._healthy():
                 return
             time.sleep(0.1)
-        raise RuntimeError(f"{self.label} not healthy after {timeout:.0f}s:\n{self.log_tail()}")
+        raise StartupError(f"{self.label} not healthy after {timeout:.0f} s; its log ends:\n{self.log_tail()}")
 
     def _healthy(self) -> bool:
         conn = http.client.HTTPConnection(self.host, self.port, timeout=2)
@@ -204,13 +231,13 @@ def start_distribution(label: str, workdir: Path, binary: str = DISTRIBUTION_BIN
         "  cache:\n    blobdescriptor: inmemory\n"
         f"http:\n  addr: 127.0.0.1:{port}\n"
     )
-    server = Server(label, "distribution", "Distribution", workdir, port, "/v2/")
+    server = Server(label, "distribution", "Distribution", workdir, port, "/v2/", short="Distribution")
     server.launch([binary, "serve", str(config)])
     return server
 
 
 def start_shipshape(
-    label: str, workdir: Path, binary: str, workers: int | None, extra_args: list[str]
+    label: str, workdir: Path, binary: str, workers: int | None, log_level: str, extra_args: list[str]
 ) -> Server:
     """Shipshape with a fresh data directory under ``workdir``."""
     port = free_port()
@@ -219,9 +246,13 @@ def start_shipshape(
     cmd = [binary, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", str(data)]
     if workers is not None:
         cmd += ["--workers", str(workers)]
+    if log_level:
+        cmd += ["--log-level", log_level]
     title = "Shipshape" + (f" ({workers} workers)" if workers is not None else "")
-    server = Server(label, "shipshape", title, workdir, port, "/healthz")
-    server.launch(cmd + extra_args)
+    server = Server(label, "shipshape", title, workdir, port, "/healthz", short="Shipshape")
+    # Settings come from the command line only, not from SHIPSHAPE_* variables of whoever runs this.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPSHAPE_")}
+    server.launch(cmd + extra_args, env=env)
     return server
 
 

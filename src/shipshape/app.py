@@ -22,7 +22,7 @@ from shipshape.api.oci.context import SERVICES, OciServices
 from shipshape.api.oci.routes import add_routes
 from shipshape.config import Settings
 from shipshape.logs import AccessLogger, configure_logging
-from shipshape.metadata.store import SqlMetadataStore, migrate, open_metadata_store
+from shipshape.metadata import SqlMetadataStore, migrate, open_metadata_store
 from shipshape.ports import Clock
 from shipshape.services.blobs import BlobService
 from shipshape.services.manifests import ManifestService

@@ -10,7 +10,7 @@ fails the test when CI=true and skips it elsewhere.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -33,7 +33,9 @@ from .support import (
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     # Lets fixtures see at teardown whether the test failed (to print the server's log).
     report = yield
     setattr(item, f"_e2e_report_{report.when}", report)
@@ -84,7 +86,7 @@ def shipshape_only(target: str) -> None:
 
 @pytest.fixture
 def http(registry: RegistryServer) -> Iterator[RegistryHTTP]:
-    client = RegistryHTTP(registry.url)
+    client = RegistryHTTP(lambda: registry.url)
     yield client
     client.close()
 

@@ -6,6 +6,7 @@ leak into each other or into the machine's global container configuration.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import io
@@ -173,16 +174,12 @@ def stop_process(proc: subprocess.Popen[bytes], *, grace: float = 15.0) -> None:
     if proc.returncode is not None:
         return  # already reaped
     pid = proc.pid
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
     if not _exited_unreaped(pid, grace):
         os.kill(pid, signal.SIGKILL)
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)  # leftovers in its group (workers), if any
-    except (ProcessLookupError, PermissionError):
-        pass
     proc.wait(timeout=grace)
 
 
@@ -371,10 +368,15 @@ class RegistryServer:
             self.log_paths += [self.stdout_log, self.stderr_log]
             if self._wait_healthy(timeout):
                 return
-            # Died before answering (typically: port taken between probe and bind); try another port.
             stop_process(self.proc)
+            # It exited before answering. Only a port taken between our probe and its bind is worth
+            # another try (on another port); anything else is the server's own failure.
+            log = self.stderr_log.read_text(errors="replace") + self.stdout_log.read_text(errors="replace")
+            if not re.search(r"address already in use|errno 98", log, re.IGNORECASE):
+                break
         raise AssertionError(
-            f"{self.target} server did not become healthy after {attempts} attempts\n"
+            f"{self.target} server exited before answering {self.health_path}"
+            f" (exit code {self.proc.returncode if self.proc else None})\n"
             f"--- stderr ---\n{tail(self.stderr_log)}\n--- stdout ---\n{tail(self.stdout_log)}"
         )
 
@@ -403,10 +405,8 @@ class RegistryServer:
         assert self.proc is not None
         pid = self.proc.pid
         os.kill(pid, signal.SIGKILL)
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.proc.wait(timeout=30)
 
     def restart(self) -> None:
@@ -457,9 +457,14 @@ class RegistryServer:
 class RegistryHTTP:
     """Thin raw-HTTP client for the distribution API."""
 
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url
+    def __init__(self, base_url: str | Callable[[], str]) -> None:
+        self._base_url = base_url
         self.session = requests.Session()
+
+    @property
+    def base_url(self) -> str:
+        """The server's URL now (a callable source follows a server restarted on another port)."""
+        return self._base_url() if callable(self._base_url) else self._base_url
 
     def close(self) -> None:
         self.session.close()
@@ -473,6 +478,17 @@ class RegistryHTTP:
 
     def head_blob(self, name: str, digest: str) -> requests.Response:
         return self.session.head(f"{self.base_url}/v2/{name}/blobs/{digest}", timeout=30)
+
+    def blob_digest_and_size(self, name: str, digest: str) -> tuple[str, int]:
+        """GET a blob, streaming; returns the sha256 digest and size of the bytes served."""
+        h = hashlib.sha256()
+        size = 0
+        with self.session.get(f"{self.base_url}/v2/{name}/blobs/{digest}", stream=True, timeout=300) as r:
+            assert r.status_code == 200, f"GET blob answered {r.status_code}"
+            for block in r.iter_content(chunk_size=1 << 20):
+                h.update(block)
+                size += len(block)
+        return "sha256:" + h.hexdigest(), size
 
     def absolute(self, location: str) -> str:
         if location.startswith("http://") or location.startswith("https://"):
@@ -573,7 +589,8 @@ class Skopeo:
         return self.run("inspect", "--tls-verify=false", ref, check=check)
 
     def inspect_json(self, ref: str) -> dict[str, Any]:
-        return json.loads(self.inspect(ref).stdout)
+        result: dict[str, Any] = json.loads(self.inspect(ref).stdout)
+        return result
 
     def inspect_raw(self, ref: str) -> bytes:
         return self.run("inspect", "--tls-verify=false", "--raw", ref).stdout
@@ -759,7 +776,7 @@ class OciLayoutImage:
     manifest_digest: str
     manifest: dict[str, Any]
     config: dict[str, Any]
-    files: dict[str, bytes] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict, repr=False)
 
     @property
     def ref(self) -> str:
@@ -1015,3 +1032,37 @@ class BigData:
     @property
     def digest(self) -> str:
         return self.prefix_digest(self.total)
+
+    def is_nonempty_prefix(self, path: Path) -> bool:
+        """True when the file's bytes are a non-empty prefix of this data (the whole of it included)."""
+        size = path.stat().st_size
+        if size == 0 or size > self.total:
+            return False
+        with open(path, "rb") as f:
+            for i in range(self.chunks):
+                expected = self.chunk(i)
+                got = f.read(len(expected))
+                if not got:
+                    return True
+                if got != expected[: len(got)]:
+                    return False
+                if len(got) < len(expected):
+                    return True
+        return True
+
+
+def largest_file_size(root: Path) -> int:
+    best = 0
+    if not root.exists():
+        return 0
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            try:
+                best = max(best, os.stat(os.path.join(dirpath, name)).st_size)
+            except OSError:
+                continue  # renamed or removed while we looked
+    return best
+
+
+def regular_files(root: Path) -> list[Path]:
+    return [Path(d) / n for d, _dirs, files in os.walk(root) for n in files if (Path(d) / n).is_file()]

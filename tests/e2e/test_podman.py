@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from .support import layer_files, sha256_digest
+from .support import Podman, RegistryHTTP, RegistryServer, layer_files, sha256_digest
 
 pytestmark = pytest.mark.e2e
 
 
-def test_podman_built_image_round_trips_with_the_same_digest(registry, podman, http, e2e_tmp):
+def test_podman_built_image_round_trips_with_the_same_digest(
+    registry: RegistryServer, podman: Podman, http: RegistryHTTP, e2e_tmp: Path
+) -> None:
     context = e2e_tmp / "ctx"
     (context / "app").mkdir(parents=True)
     (context / "app" / "hello.txt").write_text("hello from a podman build\n")

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
-from .support import TARGET_DISTRIBUTION, sha256_digest
+from .support import TARGET_DISTRIBUTION, OciLayoutImage, RegistryHTTP, RegistryServer, Skopeo, sha256_digest
 
 pytestmark = pytest.mark.e2e
 
 
-def test_skopeo_push_then_inspect_reports_the_pushed_manifest_digest(registry, skopeo, http, make_oci_image, e2e_tmp):
+def test_skopeo_push_then_inspect_reports_the_pushed_manifest_digest(
+    registry: RegistryServer,
+    skopeo: Skopeo,
+    http: RegistryHTTP,
+    make_oci_image: Callable[..., OciLayoutImage],
+    e2e_tmp: Path,
+) -> None:
     image = make_oci_image()
     ref = f"docker://{registry.address}/reg/app:v1"
     digest_file = e2e_tmp / "pushed.digest"
@@ -35,7 +43,9 @@ def test_skopeo_push_then_inspect_reports_the_pushed_manifest_digest(registry, s
     assert json.loads(skopeo.inspect_raw(ref)) == image.manifest
 
 
-def test_skopeo_list_tags_returns_every_tag_in_lexical_order(registry, skopeo, make_oci_image):
+def test_skopeo_list_tags_returns_every_tag_in_lexical_order(
+    registry: RegistryServer, skopeo: Skopeo, make_oci_image: Callable[..., OciLayoutImage]
+) -> None:
     image = make_oci_image()
     # All lower case, so "lexical (case-insensitive alphanumeric)" and plain code-point order agree.
     pushed_in_this_order = ["v2", "latest", "v10", "1.0", "v1", "v1.2-rc"]
@@ -50,7 +60,9 @@ def test_skopeo_list_tags_returns_every_tag_in_lexical_order(registry, skopeo, m
     assert tags == sorted(pushed_in_this_order)
 
 
-def test_skopeo_delete_makes_the_image_unavailable(registry, skopeo, http, make_oci_image):
+def test_skopeo_delete_makes_the_image_unavailable(
+    registry: RegistryServer, skopeo: Skopeo, http: RegistryHTTP, make_oci_image: Callable[..., OciLayoutImage]
+) -> None:
     image = make_oci_image()
     ref = f"docker://{registry.address}/reg/app:v1"
     skopeo.copy(image.ref, ref)

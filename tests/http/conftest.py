@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from shipshape.metadata.store import migrate
 
 from shipshape.app import build_app
 from shipshape.config import Settings
 from shipshape.domain import media_types as mt
+from shipshape.metadata import migrate
 
 
 def digest_of(data: bytes) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from multidict import CIMultiDict
+
 from shipshape.domain import media_types as mt
 from tests.http.conftest import Registry, digest_of, error_code
 
@@ -226,3 +228,24 @@ async def test_subject_is_answered_with_oci_subject(registry: Registry) -> None:
     )
     assert response.status == 201
     assert response.headers["OCI-Subject"] == subject_digest
+
+
+async def test_accept_given_as_several_header_lines_is_honoured(registry: Registry) -> None:
+    child_digest, child = await registry.push_image("app", "amd64")
+    index = {
+        "schemaVersion": 2,
+        "mediaType": mt.OCI_INDEX,
+        "manifests": [
+            {
+                "mediaType": mt.OCI_MANIFEST,
+                "digest": child_digest,
+                "size": len(child),
+                "platform": {"os": "linux", "architecture": "amd64"},
+            }
+        ],
+    }
+    payload = json.dumps(index).encode()
+    await registry.client.put("/v2/app/manifests/multi", data=payload, headers={"Content-Type": mt.OCI_INDEX})
+    headers = CIMultiDict([("Accept", mt.OCI_MANIFEST), ("Accept", mt.OCI_INDEX)])
+    response = await registry.client.get("/v2/app/manifests/multi", headers=headers)
+    assert response.headers["Docker-Content-Digest"] == digest_of(payload)

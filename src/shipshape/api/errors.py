@@ -33,6 +33,7 @@ ERROR_TABLE: dict[type[errors.RegistryError], WireError] = {
     errors.ManifestInvalid: WireError("MANIFEST_INVALID", 400),
     errors.ManifestTooLarge: WireError("MANIFEST_INVALID", 413),
     errors.ManifestUnknown: WireError("MANIFEST_UNKNOWN", 404),
+    errors.ChildManifestUnknown: WireError("MANIFEST_UNKNOWN", 400),
     errors.ManifestBlobUnknown: WireError("MANIFEST_BLOB_UNKNOWN", 400),
     errors.PaginationInvalid: WireError("PAGINATION_NUMBER_INVALID", 400),
     errors.Conflict: WireError("DENIED", 409),

@@ -56,6 +56,10 @@ class ManifestUnknown(RegistryError):
     """The manifest (or a child manifest an index names) is not in the repository."""
 
 
+class ChildManifestUnknown(ManifestUnknown):
+    """An index being pushed lists a manifest that is not in the repository (a bad request, not a missing page)."""
+
+
 class ManifestBlobUnknown(RegistryError):
     """A manifest references a blob that is not in the repository."""
 

@@ -13,7 +13,9 @@ from shipshape.domain.names import Reference
 async def get_manifest(request: web.Request) -> web.Response:
     name, reference = repository(request), Reference.parse(request.match_info["reference"])
     oci = services(request)
-    stored = await oci.manifests.pull(name, reference, request.headers.get("Accept"))
+    # Clients such as skopeo send one Accept header per media type: consider them all.
+    accept = ",".join(request.headers.getall("Accept", [])) or None
+    stored = await oci.manifests.pull(name, reference, accept)
     if request.method == "GET":
         oci.metrics.manifest_pulls.inc()
     # aiohttp sends the headers (Content-Length included) but no body for HEAD.

@@ -61,6 +61,7 @@ async def finish_upload(request: web.Request) -> web.Response:
     name, upload_id = repository(request), request.match_info["upload_id"]
     oci = services(request)
     if "digest" not in request.query:
+        await oci.uploads.size(name, upload_id)  # an unknown upload is reported as such first
         raise DigestInvalid("finishing an upload needs ?digest=<algorithm:hex> of the whole blob")
     digest = Digest.parse(request.query["digest"])
     body = body_chunks(request, oci.metrics) if request.body_exists else None

@@ -1,0 +1,110 @@
+"""Engines for the metadata database: which URLs are accepted and how each connection is set up."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
+
+# Several processes may share one SQLite file; a writer waits this long for another's transaction to end.
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+# PostgreSQL errors that mean "run the transaction again": deadlock detected, serialization failure.
+_RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+
+
+def database_url(url: str) -> URL:
+    """The SQLAlchemy URL for `url`: `sqlite:///path` as given, `postgresql://…` on the psycopg 3 driver."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ValueError(
+            "the metadata database URL is malformed: use sqlite:///path/to/metadata.db or postgresql://user@host/db"
+        ) from None
+    if parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg"):
+        return parsed.set(drivername="postgresql+psycopg")
+    if parsed.drivername in ("sqlite", "sqlite+pysqlite"):
+        if not parsed.database or parsed.database == ":memory:" or "mode=memory" in parsed.database:
+            raise ValueError(
+                "an in-memory SQLite database cannot be shared by the store's connections:"
+                " use a file, sqlite:///path/to/metadata.db"
+            )
+        return parsed.set(drivername="sqlite+pysqlite")
+    # Only the scheme is echoed: the URL may hold a password.
+    raise ValueError(
+        f"unsupported metadata database {parsed.drivername!r}: use sqlite:///path/to/metadata.db"
+        " or postgresql://user@host/db"
+    )
+
+
+def sqlite_engine(url: URL, *, begin: str | None, busy_timeout_ms: int, pool_size: int) -> Engine:
+    """An engine on a SQLite file in WAL mode with foreign keys on.
+
+    `begin` opens each transaction (`BEGIN IMMEDIATE` for writers); None runs every statement on its own.
+    """
+    engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size)
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+        # Take transaction control from pysqlite: it would open deferred transactions behind our back.
+        dbapi_connection.isolation_level = None
+        dbapi_connection.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}").close()
+        _enable_wal(dbapi_connection, busy_timeout_ms)
+        pragmas = ["synchronous = NORMAL", "foreign_keys = ON"]
+        if begin is None:
+            pragmas.append("query_only = ON")
+        for pragma in pragmas:
+            dbapi_connection.execute(f"PRAGMA {pragma}").close()
+
+    if begin is not None:
+        statement = begin
+
+        @event.listens_for(engine, "begin")
+        def _begin(connection: Connection) -> None:
+            # IMMEDIATE takes the write lock up front: a deferred transaction that reads, then writes, fails at
+            # once with "database is locked" when another process wrote meanwhile, instead of waiting.
+            connection.exec_driver_sql(statement)
+
+    return engine
+
+
+def _enable_wal(dbapi_connection: sqlite3.Connection, busy_timeout_ms: int) -> None:
+    # Switching a new database to WAL answers "database is locked" at once, without the busy handler, while
+    # another connection is switching it too: wait here as the busy handler would.
+    deadline = time.monotonic() + busy_timeout_ms / 1000
+    while True:
+        try:
+            (mode,) = dbapi_connection.execute("PRAGMA journal_mode = WAL").fetchone()
+            break
+        except sqlite3.OperationalError as error:
+            if error.sqlite_errorname != "SQLITE_BUSY" or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.005)
+    if mode != "wal":
+        raise RuntimeError(
+            f"SQLite cannot use WAL for this database (journal mode {mode!r}):"
+            " keep the metadata database on a local filesystem"
+        )
+
+
+def postgres_engine(url: URL, *, autocommit: bool, pool_size: int) -> Engine:
+    """An engine on PostgreSQL; `autocommit` saves single-statement reads the BEGIN and ROLLBACK round trips."""
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        isolation_level="AUTOCOMMIT" if autocommit else "READ COMMITTED",
+    )
+
+
+def is_retryable(error: DBAPIError) -> bool:
+    """Whether the whole transaction may simply run again (a PostgreSQL deadlock or serialization failure)."""
+    return getattr(error.orig, "sqlstate", None) in _RETRYABLE_SQLSTATES
+
+
+def is_sqlite_busy(error: Exception) -> bool:
+    """Whether SQLite gave up waiting for a lock another connection holds (`error` wrapped by SQLAlchemy or not)."""
+    cause = error.orig if isinstance(error, DBAPIError) else error
+    return getattr(cause, "sqlite_errorname", "").startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))

@@ -1,0 +1,205 @@
+"""SQL for manifests and what they reference: blobs (image manifests), child manifests (indexes), a subject."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, delete, insert, select
+
+from shipshape.domain.errors import ChildManifestUnknown, Conflict, ManifestBlobUnknown, ManifestUnknown
+from shipshape.domain.manifests import Descriptor, Manifest
+from shipshape.domain.records import StoredManifest
+from shipshape.metadata import conflicts, repositories, tables, tags
+from shipshape.metadata.tables import manifest_blobs, manifest_children, manifests, repository_blobs
+
+_COLUMNS = (
+    manifests.c.digest,
+    manifests.c.media_type,
+    manifests.c.payload,
+    manifests.c.artifact_type,
+    manifests.c.subject_digest,
+    manifests.c.annotations,
+    manifests.c.created_at,
+)
+# The two reads of every pull, one indexed query each; `hot_reads` runs them.
+BY_DIGEST = (
+    select(*_COLUMNS)
+    .join_from(manifests, tables.repositories, tables.repositories.c.id == manifests.c.repository_id)
+    .where(tables.repositories.c.name == bindparam("repository"), manifests.c.digest == bindparam("digest"))
+)
+BY_TAG = (
+    select(*_COLUMNS)
+    .select_from(
+        tables.tags.join(tables.repositories, tables.repositories.c.id == tables.tags.c.repository_id).join(
+            manifests,
+            and_(
+                manifests.c.repository_id == tables.tags.c.repository_id,
+                manifests.c.digest == tables.tags.c.manifest_digest,
+            ),
+        )
+    )
+    .where(tables.repositories.c.name == bindparam("repository"), tables.tags.c.name == bindparam("tag"))
+)
+_BY_SUBJECT = (
+    select(*_COLUMNS)
+    .join_from(manifests, tables.repositories, tables.repositories.c.id == manifests.c.repository_id)
+    .where(tables.repositories.c.name == bindparam("repository"), manifests.c.subject_digest == bindparam("subject"))
+    .order_by(manifests.c.created_at, manifests.c.id)
+)
+_LISTING_INDEX = (
+    select(manifests.c.digest)
+    .join_from(manifest_children, manifests, manifests.c.id == manifest_children.c.manifest_id)
+    .where(
+        manifests.c.repository_id == bindparam("repository_id"),
+        manifest_children.c.child_digest == bindparam("digest"),
+    )
+    .order_by(manifests.c.digest)
+    .limit(1)
+)
+# A row may vanish between an INSERT that found it and the SELECT that reads its id (a concurrent delete
+# committed in between); the INSERT is then tried again, a few times at most.
+_INSERT_ATTEMPTS = 3
+
+
+def referrers(connection: Connection, repository: str, subject: str) -> list[StoredManifest]:
+    """Manifests of `repository` whose subject is `subject`, oldest first."""
+    rows = connection.execute(_BY_SUBJECT, {"repository": repository, "subject": subject})
+    return [stored(repository, row) for row in rows]
+
+
+def put(connection: Connection, repository: str, manifest: Manifest, tag: str | None, now: datetime) -> None:
+    """Store `manifest` unless it is stored already, then point `tag` at it; refuse dangling references."""
+    repository_id = repositories.ensure(connection, repository)
+    # The checks lock what they find (FOR SHARE on PostgreSQL; SQLite's write lock covers all), so a concurrent
+    # unlink_blob or delete_manifest waits for this transaction and then sees the new references.
+    _require_blobs(connection, repository, repository_id, manifest.blobs)
+    _require_children(connection, repository, repository_id, manifest.children)
+    _insert(connection, repository_id, manifest, now)
+    if tag is not None:
+        tags.point(connection, repository_id, tag, str(manifest.digest), now)
+
+
+def remove(connection: Connection, repository: str, digest: str) -> None:
+    """Delete the manifest, its tags and its references; refuse while an index of the repository lists it."""
+    repository_id = repositories.id_of(connection, repository)
+    deleted = None
+    if repository_id is not None:
+        # Delete first, check after: the delete locks the row, so an index being pushed that lists it (and reads
+        # it FOR SHARE) commits before the check below, and the check sees it. Tags and references cascade.
+        deleted = connection.execute(
+            delete(manifests)
+            .where(manifests.c.repository_id == repository_id, manifests.c.digest == digest)
+            .returning(manifests.c.id)
+        ).scalar_one_or_none()
+    if deleted is None:
+        raise ManifestUnknown(f"manifest {digest} is not in repository {repository}", detail={"digest": digest})
+    index = connection.execute(_LISTING_INDEX, {"repository_id": repository_id, "digest": digest}).scalar()
+    if index is not None:
+        # Raising rolls the delete back.
+        raise Conflict(
+            f"manifest {digest} is listed by index {index} in repository {repository}: delete the index first",
+            detail={"digest": digest, "index": index},
+        )
+
+
+def _require_blobs(
+    connection: Connection, repository: str, repository_id: int, descriptors: Sequence[Descriptor]
+) -> None:
+    wanted = _unique_digests(descriptors)
+    if not wanted:
+        return
+    found = set(
+        connection.scalars(
+            select(repository_blobs.c.digest)
+            .where(repository_blobs.c.repository_id == repository_id, repository_blobs.c.digest.in_(wanted))
+            .order_by(repository_blobs.c.digest)
+            .with_for_update(read=True)
+        )
+    )
+    missing = [digest for digest in wanted if digest not in found]
+    if missing:
+        raise ManifestBlobUnknown(
+            f"manifest references blob {missing[0]}, which is not in repository {repository}:"
+            " push the blob (or mount it) before the manifest",
+            detail={"digest": missing[0]},
+        )
+
+
+def _require_children(
+    connection: Connection, repository: str, repository_id: int, descriptors: Sequence[Descriptor]
+) -> None:
+    wanted = _unique_digests(descriptors)
+    if not wanted:
+        return
+    found = set(
+        connection.scalars(
+            select(manifests.c.digest)
+            .where(manifests.c.repository_id == repository_id, manifests.c.digest.in_(wanted))
+            .order_by(manifests.c.digest)
+            .with_for_update(read=True)
+        )
+    )
+    missing = [digest for digest in wanted if digest not in found]
+    if missing:
+        raise ChildManifestUnknown(
+            f"index lists manifest {missing[0]}, which is not in repository {repository}:"
+            " push the manifests an index lists before the index",
+            detail={"digest": missing[0]},
+        )
+
+
+def _insert(connection: Connection, repository_id: int, manifest: Manifest, now: datetime) -> None:
+    digest = str(manifest.digest)
+    row = {
+        "repository_id": repository_id,
+        "digest": digest,
+        "media_type": manifest.media_type,
+        "artifact_type": manifest.artifact_type,
+        "subject_digest": manifest.subject.digest if manifest.subject is not None else None,
+        "annotations": manifest.annotations,
+        "payload": manifest.payload,
+        "created_at": now,
+    }
+    existing = select(manifests.c.id).where(manifests.c.repository_id == repository_id, manifests.c.digest == digest)
+    for _ in range(_INSERT_ATTEMPTS):
+        inserted = connection.execute(
+            conflicts.insert(connection, manifests).values(row).on_conflict_do_nothing().returning(manifests.c.id)
+        ).scalar_one_or_none()
+        if inserted is not None:
+            _insert_references(connection, inserted, manifest)
+            return
+        # Stored already (same digest): lock it so that a concurrent delete cannot remove it under the tag.
+        if connection.execute(existing.with_for_update(read=True)).scalar_one_or_none() is not None:
+            return
+    raise Conflict(f"manifest {digest} is being deleted while pushed again: retry the push", detail={"digest": digest})
+
+
+def _insert_references(connection: Connection, manifest_id: int, manifest: Manifest) -> None:
+    blob_rows = [{"manifest_id": manifest_id, "digest": digest} for digest in _unique_digests(manifest.blobs)]
+    if blob_rows:
+        connection.execute(insert(manifest_blobs), blob_rows)
+    child_rows = [{"manifest_id": manifest_id, "child_digest": digest} for digest in _unique_digests(manifest.children)]
+    if child_rows:
+        connection.execute(insert(manifest_children), child_rows)
+
+
+def _unique_digests(descriptors: Sequence[Descriptor]) -> list[str]:
+    # A digest may appear twice (the OCI empty blob as config and layer); sorted, so locks are taken in one order.
+    return sorted({descriptor.digest for descriptor in descriptors})
+
+
+def stored(repository: str, row: Sequence[Any]) -> StoredManifest:
+    """A row of `BY_TAG`, `BY_DIGEST` or the referrers query as a record."""
+    digest, media_type, payload, artifact_type, subject, annotations, created_at = row
+    return StoredManifest(
+        repository=repository,
+        digest=digest,
+        media_type=media_type,
+        payload=payload,
+        artifact_type=artifact_type,
+        subject=subject,
+        annotations=dict(annotations),
+        created_at=created_at,
+    )

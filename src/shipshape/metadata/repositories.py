@@ -1,0 +1,48 @@
+"""SQL for repositories: created on first use, listed while they hold a manifest or a linked blob."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, bindparam, exists, or_, select
+
+from shipshape.metadata import conflicts
+from shipshape.metadata.tables import manifests, repositories, repository_blobs
+
+_ID = select(repositories.c.id).where(repositories.c.name == bindparam("name"))
+
+# A repository row outlives its content (rows are never deleted, so ids stay stable under concurrency);
+# it counts as existing only while it holds something.
+_HOLDS_CONTENT = or_(
+    exists().where(manifests.c.repository_id == repositories.c.id),
+    exists().where(repository_blobs.c.repository_id == repositories.c.id),
+)
+_EXISTS = select(exists().where(repositories.c.name == bindparam("name"), _HOLDS_CONTENT))
+_NAMES = select(repositories.c.name).where(_HOLDS_CONTENT).order_by(repositories.c.name)
+
+
+def id_of(connection: Connection, name: str) -> int | None:
+    """The id of repository `name`, or None if it was never used."""
+    return connection.execute(_ID, {"name": name}).scalar_one_or_none()
+
+
+def ensure(connection: Connection, name: str) -> int:
+    """The id of repository `name`, created if new (safe when another transaction creates it too)."""
+    found = id_of(connection, name)
+    if found is not None:
+        return found
+    connection.execute(conflicts.insert(connection, repositories).values(name=name).on_conflict_do_nothing())
+    return int(connection.execute(_ID, {"name": name}).scalar_one())
+
+
+def holds_content(connection: Connection, name: str) -> bool:
+    """Whether repository `name` holds a manifest or a linked blob."""
+    return bool(connection.execute(_EXISTS, {"name": name}).scalar_one())
+
+
+def list_names(connection: Connection, last: str | None, limit: int) -> list[str]:
+    """Names of repositories holding something, in byte order, after `last`, at most `limit`."""
+    if limit < 0:
+        raise ValueError(f"limit must not be negative, got {limit}")
+    statement = _NAMES.limit(limit)
+    if last is not None:
+        statement = statement.where(repositories.c.name > last)
+    return list(connection.scalars(statement))

@@ -1,0 +1,84 @@
+"""Real databases for the contract suites: a SQLite file per test, and a fresh PostgreSQL database per test."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+from shipshape.metadata import SqlMetadataStore, migrate, open_metadata_store
+
+POSTGRES_URL_VARIABLE = "SHIPSHAPE_TEST_POSTGRES_URL"
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Engine]:
+    """An engine on the server `SHIPSHAPE_TEST_POSTGRES_URL` names, for creating and dropping databases."""
+    url = os.environ.get(POSTGRES_URL_VARIABLE)
+    if not url:
+        reason = (
+            f"{POSTGRES_URL_VARIABLE} is not set: start a server with"
+            f" `export {POSTGRES_URL_VARIABLE}=$(scripts/test-postgres start /tmp/shipshape-pg 55432)`"
+        )
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    engine = create_engine(make_url(url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+    yield engine
+    engine.dispose()
+
+
+def _create_postgres_database(server: Engine) -> str:
+    name = f"shipshape_test_{uuid.uuid4().hex[:12]}"
+    with server.connect() as connection:
+        # A linguistic default collation, as production databases often have: byte-order listings must not
+        # depend on it.
+        connection.execute(
+            text(
+                f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8'"
+                " LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"
+            )
+        )
+    return make_url(str(server.url)).set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_postgres_database(server: Engine, url: str) -> None:
+    name = make_url(url).database
+    with server.connect() as connection:
+        connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty database, new for each test."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'metadata.db'}"
+        return
+    server: Engine = request.getfixturevalue("postgres_server")
+    url = _create_postgres_database(server)
+    try:
+        yield url
+    finally:
+        _drop_postgres_database(server, url)
+
+
+@pytest.fixture
+def migrated_url(database_url: str) -> str:
+    """The URL of a database with the current schema."""
+    migrate(database_url)
+    return database_url
+
+
+@pytest.fixture
+async def metadata_store(migrated_url: str) -> AsyncIterator[SqlMetadataStore]:
+    """A store on a fresh, migrated database."""
+    store = open_metadata_store(migrated_url)
+    try:
+        yield store
+    finally:
+        await store.close()
