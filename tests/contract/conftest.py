@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from shipshape.metadata import SqlMetadataStore, migrate, open_metadata_store
 
@@ -36,15 +37,18 @@ def postgres_server() -> Iterator[Engine]:
 def _create_postgres_database(server: Engine) -> str:
     name = f"shipshape_test_{uuid.uuid4().hex[:12]}"
     with server.connect() as connection:
-        # A linguistic default collation, as production databases often have: byte-order listings must not
-        # depend on it.
-        connection.execute(
-            text(
-                f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8'"
-                " LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"
+        try:
+            # A linguistic default collation, as production databases often have: byte-order listings must
+            # not depend on it.
+            connection.execute(
+                text(
+                    f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8'"
+                    " LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"
+                )
             )
-        )
-    return make_url(str(server.url)).set(database=name).render_as_string(hide_password=False)
+        except DBAPIError:  # a server built without ICU
+            connection.execute(text(f"CREATE DATABASE {name}"))
+    return server.url.set(database=name).render_as_string(hide_password=False)
 
 
 def _drop_postgres_database(server: Engine, url: str) -> None:

@@ -257,8 +257,9 @@ class RegistryServer:
     service, workers included, like a crash would.
     """
 
-    def __init__(self, target: str, workdir: Path) -> None:
+    def __init__(self, target: str, workdir: Path, extra_args: Iterable[str] = ()) -> None:
         self.target = target
+        self.extra_args = list(extra_args)
         self.workdir = workdir
         self.data_dir = workdir / "data"
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -325,6 +326,7 @@ class RegistryServer:
                 "--data-dir",
                 str(self.data_dir),
                 "--log-json",
+                *self.extra_args,
             ]
         config = self.workdir / "distribution.yml"
         config.write_text(
