@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from multidict import CIMultiDict
@@ -249,3 +250,16 @@ async def test_accept_given_as_several_header_lines_is_honoured(registry: Regist
     headers = CIMultiDict([("Accept", mt.OCI_MANIFEST), ("Accept", mt.OCI_INDEX)])
     response = await registry.client.get("/v2/app/manifests/multi", headers=headers)
     assert response.headers["Docker-Content-Digest"] == digest_of(payload)
+
+
+async def test_two_clients_pushing_the_same_manifest_at_once_both_succeed(registry: Registry) -> None:
+    digest, payload = await registry.push_image("app", "v1")
+    headers = {"Content-Type": mt.OCI_MANIFEST}
+    first, second = await asyncio.gather(
+        registry.client.put("/v2/app/manifests/v2", data=payload, headers=headers),
+        registry.client.put("/v2/app/manifests/v2", data=payload, headers=headers),
+    )
+    assert (first.status, second.status) == (201, 201)
+    tags = await (await registry.client.get("/v2/app/tags/list")).json()
+    assert tags["tags"] == ["v1", "v2"]
+    assert (await registry.client.head("/v2/app/manifests/v2")).headers["Docker-Content-Digest"] == digest
