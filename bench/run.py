@@ -299,11 +299,17 @@ def notes_for(
     args: argparse.Namespace,
     results: Results,
     ceiling: tuple[float, float],
-    labels: list[str],
-    server_list: list[Server],
+    started: list[Server],
+    interference: Interference,
 ) -> list[str]:
-    titles = {s.label: s.title for s in server_list}
-    notes = [
+    titles = {s.label: s.title for s in started}
+    notes = []
+    if interference.others > 0.1 or interference.steal > 0.05:
+        notes.append(
+            f"**Noisy machine:** {interference}, so single samples vary a lot; the alternating order "
+            "spreads the noise over both registries, but quote numbers from a quiet machine."
+        )
+    notes += [
         f"Client ceiling (this harness's HTTP client against a do-nothing in-process server, same blob "
         "size, best of 3): "
         f"push {ceiling[0]:,.0f} MB/s, pull {ceiling[1]:,.0f} MB/s — the client is not the bottleneck "
@@ -322,7 +328,7 @@ def notes_for(
         "sampled every 20 ms; shared pages of forked workers are counted once per process, so the sum "
         "overstates real use. The RSS push is monolithic (POST + PUT).",
     ]
-    for label in labels:
+    for label in titles:
         runs = results.wrk.get(label, [])
         if runs:
             notes.append(
@@ -368,7 +374,7 @@ def prepare_data(args: argparse.Namespace, tmp: Path) -> tuple[DataFile, tuple[f
     return data, ceiling
 
 
-def measure_all(args: argparse.Namespace, data: DataFile, started: list[Server]) -> tuple[Results, str]:
+def measure_all(args: argparse.Namespace, data: DataFile, started: list[Server]) -> tuple[Results, Interference]:
     """Idle RSS, then every repetition (alternating order), then a content check; and the interference."""
     only = selected_measurements(args)
     results = Results()
@@ -390,7 +396,7 @@ def measure_all(args: argparse.Namespace, data: DataFile, started: list[Server])
     finally:
         for sampler in whole_run:
             results.add("rss_run", sampler.server.label, sampler.stop() / 1e6)
-    interference = cpu_interference(cpu_before, CpuSnapshot.take(started))
+    interference = Interference.between(cpu_before, CpuSnapshot.take(started))
     for server in started:
         if server.label in bench.pushed:
             verify_content(server, bench.pushed[server.label], results)
@@ -407,7 +413,7 @@ def run(args: argparse.Namespace, tmp: Path, started: list[Server]) -> report.Re
     distribution = servers.distribution_version(args.distribution_bin)
     machine = report.machine_info(distribution, shipshape_version(started, args))
     machine["Load average before the run"] = load_before
-    machine["Interference during the measurements"] = interference
+    machine["Interference during the measurements"] = str(interference)
     params = {
         "size": human_size(gib_to_bytes(args.size_gib)),
         "rss_size": human_size(gib_to_bytes(args.rss_size_gib)),
@@ -422,7 +428,7 @@ def run(args: argparse.Namespace, tmp: Path, started: list[Server]) -> report.Re
         pulls_per_rep=args.pulls_per_rep,
         samples=results.samples,
         machine=machine,
-        notes=notes_for(args, results, ceiling, [s.label for s in started], started),
+        notes=notes_for(args, results, ceiling, started, interference),
         started=begun,
     )
 
@@ -463,16 +469,23 @@ class CpuSnapshot:
         return cls(machine, ours + sum(s.tree_cpu_ticks() for s in started))
 
 
-def cpu_interference(before: CpuSnapshot, after: CpuSnapshot) -> str:
-    """How much of the machine other processes and the hypervisor took while we measured."""
-    delta = [b - a for a, b in zip(before.machine, after.machine, strict=True)]
-    total = max(1, sum(delta))
-    busy = total - delta[3] - delta[4] - delta[7]
-    others = max(0.0, busy - (after.ours - before.ours))
-    return (
-        f"other processes used {100 * others / total:.0f}% of all CPU time, "
-        f"hypervisor steal {100 * delta[7] / total:.1f}%"
-    )
+@dataclass(frozen=True)
+class Interference:
+    """Shares of all CPU time, while measuring, taken by other processes and by the hypervisor (steal)."""
+
+    others: float
+    steal: float
+
+    @classmethod
+    def between(cls, before: CpuSnapshot, after: CpuSnapshot) -> Interference:
+        delta = [b - a for a, b in zip(before.machine, after.machine, strict=True)]
+        total = max(1, sum(delta))
+        busy = total - delta[3] - delta[4] - delta[7]
+        others = max(0.0, busy - (after.ours - before.ours))
+        return cls(others / total, delta[7] / total)
+
+    def __str__(self) -> str:
+        return f"other processes used {self.others:.0%} of all CPU time, hypervisor steal {self.steal:.1%}"
 
 
 def _terminate(signum: int, _frame: FrameType | None) -> None:

@@ -43,7 +43,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
     """The aiohttp application for `settings`, with every service wired to its store and driver."""
     clock = clock or SystemClock()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    metadata = open_metadata_store(settings.metadata_url)
+    metadata = open_metadata_store(settings.metadata_url, clock=clock)
     blob_store = FilesystemBlobStore(settings.data_dir)
     metrics = RegistryMetrics()
     oci = OciServices(

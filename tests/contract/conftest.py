@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -34,20 +35,23 @@ def postgres_server() -> Iterator[Engine]:
     engine.dispose()
 
 
-def _create_postgres_database(server: Engine) -> str:
+def _create_postgres_database(server: Engine, template: str | None = None) -> str:
     name = f"shipshape_test_{uuid.uuid4().hex[:12]}"
     with server.connect() as connection:
-        try:
-            # A linguistic default collation, as production databases often have: byte-order listings must
-            # not depend on it.
-            connection.execute(
-                text(
-                    f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8'"
-                    " LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"
+        if template is not None:
+            connection.execute(text(f"CREATE DATABASE {name} TEMPLATE {template}"))
+        else:
+            try:
+                # A linguistic default collation, as production databases often have: byte-order listings
+                # must not depend on it.
+                connection.execute(
+                    text(
+                        f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8'"
+                        " LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"
+                    )
                 )
-            )
-        except DBAPIError:  # a server built without ICU
-            connection.execute(text(f"CREATE DATABASE {name}"))
+            except DBAPIError:  # a server built without ICU
+                connection.execute(text(f"CREATE DATABASE {name}"))
     return server.url.set(database=name).render_as_string(hide_password=False)
 
 
@@ -57,25 +61,51 @@ def _drop_postgres_database(server: Engine, url: str) -> None:
         connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The URL of an empty database, new for each test."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'metadata.db'}"
-        return
+@pytest.fixture(scope="session")
+def postgres_template(postgres_server: Engine) -> Iterator[str]:
+    """A migrated PostgreSQL database to copy: copying is faster than migrating each test's database."""
+    url = _create_postgres_database(postgres_server)
+    try:
+        migrate(url)
+        yield make_url(url).database or ""
+    finally:
+        _drop_postgres_database(postgres_server, url)
+
+
+@contextmanager
+def _postgres_database(request: pytest.FixtureRequest, migrated: bool) -> Iterator[str]:
     server: Engine = request.getfixturevalue("postgres_server")
-    url = _create_postgres_database(server)
+    template = request.getfixturevalue("postgres_template") if migrated else None
+    url = _create_postgres_database(server, template)
     try:
         yield url
     finally:
         _drop_postgres_database(server, url)
 
 
-@pytest.fixture
-def migrated_url(database_url: str) -> str:
-    """The URL of a database with the current schema."""
-    migrate(database_url)
-    return database_url
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty database, new for each test."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'metadata.db'}"
+        return
+    with _postgres_database(request, migrated=False) as url:
+        yield url
+
+
+@pytest.fixture(params=BACKENDS)
+def migrated_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of a database with the current schema, new for each test."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'metadata.db'}"
+        migrate(url)
+        yield url
+        return
+    with _postgres_database(request, migrated=True) as url:
+        yield url
 
 
 @pytest.fixture

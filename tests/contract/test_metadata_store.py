@@ -30,9 +30,10 @@ from shipshape.domain.errors import (
 from shipshape.domain.manifests import Manifest, parse_manifest
 from shipshape.domain.names import Reference
 from shipshape.domain.records import UploadSession
-from shipshape.metadata import SqlMetadataStore, migrate, open_metadata_store
+from shipshape.metadata import migrate, open_metadata_store
 from shipshape.metadata.engine import database_url
 from shipshape.metadata.tables import metadata
+from shipshape.ports import MetadataStore
 
 NOW = datetime(2025, 3, 14, 15, 9, 26, 535897, tzinfo=UTC)
 CONFIG_TYPE = "application/vnd.oci.image.config.v1+json"
@@ -93,13 +94,13 @@ def by_digest(manifest: Manifest) -> Reference:
     return Reference(digest=manifest.digest)
 
 
-async def link_blobs_of(store: SqlMetadataStore, repository: str, manifest: Manifest) -> None:
+async def link_blobs_of(store: MetadataStore, repository: str, manifest: Manifest) -> None:
     for blob in manifest.blobs:
         await store.link_blob(repository, blob.digest, blob.size)
 
 
 async def push(
-    store: SqlMetadataStore, repository: str, manifest: Manifest, tag: str | None = None, now: datetime = NOW
+    store: MetadataStore, repository: str, manifest: Manifest, tag: str | None = None, now: datetime = NOW
 ) -> Manifest:
     """Link the manifest's blobs, then store it, as a client's push does."""
     await link_blobs_of(store, repository, manifest)
@@ -137,14 +138,14 @@ def count_rows(url: str, table: str) -> int:
 # BlobIndex
 
 
-async def test_link_blob_makes_its_size_visible_in_the_repository(metadata_store: SqlMetadataStore) -> None:
+async def test_link_blob_makes_its_size_visible_in_the_repository(metadata_store: MetadataStore) -> None:
     await metadata_store.link_blob("team/app", digest_of("layer"), 4096)
 
     assert await metadata_store.linked_blob_size("team/app", digest_of("layer")) == 4096
 
 
 async def test_linked_blob_size_is_none_in_a_repository_it_is_not_linked_into(
-    metadata_store: SqlMetadataStore,
+    metadata_store: MetadataStore,
 ) -> None:
     await metadata_store.link_blob("team/app", digest_of("layer"), 4096)
 
@@ -152,7 +153,7 @@ async def test_linked_blob_size_is_none_in_a_repository_it_is_not_linked_into(
     assert await metadata_store.linked_blob_size("team/app", digest_of("another")) is None
 
 
-async def test_link_blob_twice_stores_one_link(metadata_store: SqlMetadataStore, migrated_url: str) -> None:
+async def test_link_blob_twice_stores_one_link(metadata_store: MetadataStore, migrated_url: str) -> None:
     await metadata_store.link_blob("team/app", digest_of("layer"), 4096)
     await metadata_store.link_blob("team/app", digest_of("layer"), 4096)
 
@@ -161,7 +162,7 @@ async def test_link_blob_twice_stores_one_link(metadata_store: SqlMetadataStore,
 
 
 async def test_link_blob_into_a_second_repository_shares_the_blob(
-    metadata_store: SqlMetadataStore, migrated_url: str
+    metadata_store: MetadataStore, migrated_url: str
 ) -> None:
     await metadata_store.link_blob("team/app", digest_of("layer"), 4096)
     await metadata_store.link_blob("team/other", digest_of("layer"), 4096)
@@ -170,7 +171,7 @@ async def test_link_blob_into_a_second_repository_shares_the_blob(
     assert await metadata_store.linked_blob_size("team/other", digest_of("layer")) == 4096
 
 
-async def test_repositories_with_blob_are_sorted_and_limited(metadata_store: SqlMetadataStore) -> None:
+async def test_repositories_with_blob_are_sorted_and_limited(metadata_store: MetadataStore) -> None:
     for repository in ["zeta", "alpha/b", "alpha-b", "alphaz", "beta"]:
         await metadata_store.link_blob(repository, digest_of("layer"), 10)
     await metadata_store.link_blob("unrelated", digest_of("other"), 10)
@@ -186,7 +187,7 @@ async def test_repositories_with_blob_are_sorted_and_limited(metadata_store: Sql
     assert await metadata_store.repositories_with_blob(digest_of("missing")) == []
 
 
-async def test_unlink_blob_removes_only_that_repositorys_link(metadata_store: SqlMetadataStore) -> None:
+async def test_unlink_blob_removes_only_that_repositorys_link(metadata_store: MetadataStore) -> None:
     await metadata_store.link_blob("team/app", digest_of("layer"), 10)
     await metadata_store.link_blob("team/other", digest_of("layer"), 10)
 
@@ -196,7 +197,7 @@ async def test_unlink_blob_removes_only_that_repositorys_link(metadata_store: Sq
     assert await metadata_store.linked_blob_size("team/other", digest_of("layer")) == 10
 
 
-async def test_unlink_blob_not_linked_raises_blob_unknown(metadata_store: SqlMetadataStore, migrated_url: str) -> None:
+async def test_unlink_blob_not_linked_raises_blob_unknown(metadata_store: MetadataStore, migrated_url: str) -> None:
     await metadata_store.link_blob("team/other", digest_of("layer"), 10)
     before = snapshot(migrated_url)
 
@@ -209,7 +210,7 @@ async def test_unlink_blob_not_linked_raises_blob_unknown(metadata_store: SqlMet
 
 
 async def test_unlink_blob_referenced_by_a_manifest_raises_conflict_and_changes_nothing(
-    metadata_store: SqlMetadataStore, migrated_url: str
+    metadata_store: MetadataStore, migrated_url: str
 ) -> None:
     manifest = await push(metadata_store, "team/app", image())
     layer = manifest.blobs[1].digest
@@ -223,7 +224,7 @@ async def test_unlink_blob_referenced_by_a_manifest_raises_conflict_and_changes_
 
 
 async def test_unlink_blob_succeeds_once_the_referencing_manifest_is_deleted(
-    metadata_store: SqlMetadataStore,
+    metadata_store: MetadataStore,
 ) -> None:
     manifest = await push(metadata_store, "team/app", image())
     await metadata_store.delete_manifest("team/app", str(manifest.digest))
@@ -233,7 +234,7 @@ async def test_unlink_blob_succeeds_once_the_referencing_manifest_is_deleted(
     assert await metadata_store.linked_blob_size("team/app", manifest.blobs[1].digest) is None
 
 
-async def test_unlink_blob_ignores_manifests_of_other_repositories(metadata_store: SqlMetadataStore) -> None:
+async def test_unlink_blob_ignores_manifests_of_other_repositories(metadata_store: MetadataStore) -> None:
     manifest = await push(metadata_store, "team/other", image())
     await link_blobs_of(metadata_store, "team/app", manifest)
 
@@ -245,7 +246,7 @@ async def test_unlink_blob_ignores_manifests_of_other_repositories(metadata_stor
 # ManifestIndex: put and get
 
 
-async def test_put_manifest_then_get_by_digest_returns_it_byte_for_byte(metadata_store: SqlMetadataStore) -> None:
+async def test_put_manifest_then_get_by_digest_returns_it_byte_for_byte(metadata_store: MetadataStore) -> None:
     manifest = await push(metadata_store, "team/app", image())
 
     stored = await metadata_store.get_manifest("team/app", by_digest(manifest))
@@ -258,7 +259,7 @@ async def test_put_manifest_then_get_by_digest_returns_it_byte_for_byte(metadata
     assert stored.created_at == NOW
 
 
-async def test_put_manifest_with_a_tag_then_get_by_tag(metadata_store: SqlMetadataStore) -> None:
+async def test_put_manifest_with_a_tag_then_get_by_tag(metadata_store: MetadataStore) -> None:
     manifest = await push(metadata_store, "team/app", image(), tag="v1.0.0")
 
     stored = await metadata_store.get_manifest("team/app", by_tag("v1.0.0"))
@@ -268,7 +269,7 @@ async def test_put_manifest_with_a_tag_then_get_by_tag(metadata_store: SqlMetada
     assert stored.payload == manifest.payload
 
 
-async def test_put_manifest_keeps_a_large_payload_intact(metadata_store: SqlMetadataStore) -> None:
+async def test_put_manifest_keeps_a_large_payload_intact(metadata_store: MetadataStore) -> None:
     manifest = await push(metadata_store, "team/app", image(annotations={"big": "x" * 1_000_000}))
 
     stored = await metadata_store.get_manifest("team/app", by_digest(manifest))
@@ -277,7 +278,7 @@ async def test_put_manifest_keeps_a_large_payload_intact(metadata_store: SqlMeta
     assert stored.payload == manifest.payload
 
 
-async def test_get_manifest_by_unknown_tag_or_digest_is_none(metadata_store: SqlMetadataStore) -> None:
+async def test_get_manifest_by_unknown_tag_or_digest_is_none(metadata_store: MetadataStore) -> None:
     await push(metadata_store, "team/app", image(), tag="v1")
 
     assert await metadata_store.get_manifest("team/app", by_tag("v2")) is None
@@ -285,14 +286,14 @@ async def test_get_manifest_by_unknown_tag_or_digest_is_none(metadata_store: Sql
     assert await metadata_store.get_manifest("nobody/here", by_tag("v1")) is None
 
 
-async def test_get_manifest_does_not_see_other_repositories(metadata_store: SqlMetadataStore) -> None:
+async def test_get_manifest_does_not_see_other_repositories(metadata_store: MetadataStore) -> None:
     manifest = await push(metadata_store, "team/other", image(), tag="v1")
 
     assert await metadata_store.get_manifest("team/app", by_tag("v1")) is None
     assert await metadata_store.get_manifest("team/app", by_digest(manifest)) is None
 
 
-async def test_put_manifest_rejects_unlinked_blob(metadata_store: SqlMetadataStore, migrated_url: str) -> None:
+async def test_put_manifest_rejects_unlinked_blob(metadata_store: MetadataStore, migrated_url: str) -> None:
     manifest = image()
     await metadata_store.link_blob("team/app", manifest.blobs[0].digest, 10)  # the config, not the layer
     before = snapshot(migrated_url)
@@ -305,7 +306,7 @@ async def test_put_manifest_rejects_unlinked_blob(metadata_store: SqlMetadataSto
 
 
 async def test_put_manifest_rejects_blob_linked_only_into_another_repository(
-    metadata_store: SqlMetadataStore, migrated_url: str
+    metadata_store: MetadataStore, migrated_url: str
 ) -> None:
     manifest = image()
     await link_blobs_of(metadata_store, "team/other", manifest)
@@ -318,7 +319,7 @@ async def test_put_manifest_rejects_blob_linked_only_into_another_repository(
     assert not await metadata_store.repository_exists("team/app")
 
 
-async def test_put_manifest_accepts_a_blob_listed_twice(metadata_store: SqlMetadataStore) -> None:
+async def test_put_manifest_accepts_a_blob_listed_twice(metadata_store: MetadataStore) -> None:
     # The OCI empty descriptor often serves as both config and layer of an artifact.
     empty = digest_of("{}")
     manifest = image(config=empty, layers=[empty, empty])
@@ -328,7 +329,7 @@ async def test_put_manifest_accepts_a_blob_listed_twice(metadata_store: SqlMetad
     assert await metadata_store.get_manifest("team/app", by_digest(manifest)) is not None
 
 
-async def test_put_index_rejects_unknown_child(metadata_store: SqlMetadataStore, migrated_url: str) -> None:
+async def test_put_index_rejects_unknown_child(metadata_store: MetadataStore, migrated_url: str) -> None:
     present = await push(metadata_store, "team/app", image("amd64"))
     absent = image("arm64")
     await link_blobs_of(metadata_store, "team/app", absent)
@@ -342,7 +343,7 @@ async def test_put_index_rejects_unknown_child(metadata_store: SqlMetadataStore,
 
 
 async def test_put_index_rejects_child_stored_only_in_another_repository(
-    metadata_store: SqlMetadataStore, migrated_url: str
+    metadata_store: MetadataStore, migrated_url: str
 ) -> None:
     child = await push(metadata_store, "team/other", image())
     before = snapshot(migrated_url)
@@ -353,7 +354,7 @@ async def test_put_index_rejects_child_stored_only_in_another_repository(
     assert snapshot(migrated_url) == before
 
 
-async def test_put_index_of_stored_children_succeeds(metadata_store: SqlMetadataStore) -> None:
+async def test_put_index_of_stored_children_succeeds(metadata_store: MetadataStore) -> None:
     amd64 = await push(metadata_store, "team/app", image("amd64"))
     arm64 = await push(metadata_store, "team/app", image("arm64"))
 
@@ -364,7 +365,7 @@ async def test_put_index_of_stored_children_succeeds(metadata_store: SqlMetadata
     assert stored.media_type == mt.OCI_INDEX
 
 
-async def test_put_manifest_twice_stores_it_once(metadata_store: SqlMetadataStore, migrated_url: str) -> None:
+async def test_put_manifest_twice_stores_it_once(metadata_store: MetadataStore, migrated_url: str) -> None:
     manifest = await push(metadata_store, "team/app", image(), now=NOW)
 
     await metadata_store.put_manifest("team/app", manifest, None, NOW + timedelta(hours=1))
@@ -376,7 +377,7 @@ async def test_put_manifest_twice_stores_it_once(metadata_store: SqlMetadataStor
     assert stored.created_at == NOW
 
 
-async def test_put_manifest_again_adds_a_tag(metadata_store: SqlMetadataStore) -> None:
+async def test_put_manifest_again_adds_a_tag(metadata_store: MetadataStore) -> None:
     manifest = await push(metadata_store, "team/app", image(), tag="v1")
 
     await metadata_store.put_manifest("team/app", manifest, "stable", NOW)
@@ -384,7 +385,7 @@ async def test_put_manifest_again_adds_a_tag(metadata_store: SqlMetadataStore) -
     assert await metadata_store.list_tags("team/app", None, None) == ["stable", "v1"]
 
 
-async def test_put_manifest_moves_an_existing_tag(metadata_store: SqlMetadataStore) -> None:
+async def test_put_manifest_moves_an_existing_tag(metadata_store: MetadataStore) -> None:
     first = await push(metadata_store, "team/app", image("first"), tag="latest")
     second = await push(metadata_store, "team/app", image("second"), tag="latest")
 
@@ -397,7 +398,7 @@ async def test_put_manifest_moves_an_existing_tag(metadata_store: SqlMetadataSto
 
 
 async def test_put_manifest_records_subject_artifact_type_and_annotations(
-    metadata_store: SqlMetadataStore,
+    metadata_store: MetadataStore,
 ) -> None:
     subject = await push(metadata_store, "team/app", image())
     signature = image(
@@ -414,7 +415,7 @@ async def test_put_manifest_records_subject_artifact_type_and_annotations(
 
 
 async def test_put_manifest_without_artifact_type_records_the_config_media_type(
-    metadata_store: SqlMetadataStore,
+    metadata_store: MetadataStore,
 ) -> None:
     manifest = await push(metadata_store, "team/app", image())
 
@@ -425,7 +426,7 @@ async def test_put_manifest_without_artifact_type_records_the_config_media_type(
     assert stored.subject is None
 
 
-async def test_put_manifest_rejects_a_naive_datetime(metadata_store: SqlMetadataStore, migrated_url: str) -> None:
+async def test_put_manifest_rejects_a_naive_datetime(metadata_store: MetadataStore, migrated_url: str) -> None:
     manifest = image()
     await link_blobs_of(metadata_store, "team/app", manifest)
     before = snapshot(migrated_url)
@@ -436,7 +437,7 @@ async def test_put_manifest_rejects_a_naive_datetime(metadata_store: SqlMetadata
     assert snapshot(migrated_url) == before
 
 
-async def test_manifest_created_at_comes_back_in_utc(metadata_store: SqlMetadataStore) -> None:
+async def test_manifest_created_at_comes_back_in_utc(metadata_store: MetadataStore) -> None:
     pushed_at = datetime(2025, 6, 1, 12, 30, 0, 123456, tzinfo=timezone(timedelta(hours=2)))
     manifest = await push(metadata_store, "team/app", image(), now=pushed_at)
 
@@ -451,7 +452,7 @@ async def test_manifest_created_at_comes_back_in_utc(metadata_store: SqlMetadata
 # ManifestIndex: delete
 
 
-async def test_delete_manifest_removes_it_and_every_tag_pointing_at_it(metadata_store: SqlMetadataStore) -> None:
+async def test_delete_manifest_removes_it_and_every_tag_pointing_at_it(metadata_store: MetadataStore) -> None:
     manifest = await push(metadata_store, "team/app", image(), tag="v1")
     await metadata_store.put_manifest("team/app", manifest, "stable", NOW)
     other = await push(metadata_store, "team/app", image("other"), tag="v2")
@@ -464,7 +465,7 @@ async def test_delete_manifest_removes_it_and_every_tag_pointing_at_it(metadata_
     assert await metadata_store.get_manifest("team/app", by_digest(other)) is not None
 
 
-async def test_delete_manifest_removes_its_references(metadata_store: SqlMetadataStore, migrated_url: str) -> None:
+async def test_delete_manifest_removes_its_references(metadata_store: MetadataStore, migrated_url: str) -> None:
     child = await push(metadata_store, "team/app", image())
     parent = index(child)
     await metadata_store.put_manifest("team/app", parent, None, NOW)
@@ -477,7 +478,7 @@ async def test_delete_manifest_removes_its_references(metadata_store: SqlMetadat
 
 
 async def test_delete_manifest_leaves_the_same_digest_in_other_repositories(
-    metadata_store: SqlMetadataStore,
+    metadata_store: MetadataStore,
 ) -> None:
     manifest = await push(metadata_store, "team/app", image(), tag="v1")
     await push(metadata_store, "team/other", manifest, tag="v1")
@@ -488,7 +489,7 @@ async def test_delete_manifest_leaves_the_same_digest_in_other_repositories(
 
 
 async def test_delete_unknown_manifest_raises_manifest_unknown(
-    metadata_store: SqlMetadataStore, migrated_url: str
+    metadata_store: MetadataStore, migrated_url: str
 ) -> None:
     manifest = await push(metadata_store, "team/other", image())
     before = snapshot(migrated_url)
@@ -502,7 +503,7 @@ async def test_delete_unknown_manifest_raises_manifest_unknown(
 
 
 async def test_delete_manifest_listed_by_an_index_raises_conflict_and_changes_nothing(
-    metadata_store: SqlMetadataStore, migrated_url: str
+    metadata_store: MetadataStore, migrated_url: str
 ) -> None:
     child = await push(metadata_store, "team/app", image(), tag="amd64")
     parent = index(child)
@@ -515,7 +516,7 @@ async def test_delete_manifest_listed_by_an_index_raises_conflict_and_changes_no
     assert snapshot(migrated_url) == before
 
 
-async def test_delete_manifest_ignores_indexes_of_other_repositories(metadata_store: SqlMetadataStore) -> None:
+async def test_delete_manifest_ignores_indexes_of_other_repositories(metadata_store: MetadataStore) -> None:
     child = await push(metadata_store, "team/other", image())
     await metadata_store.put_manifest("team/other", index(child), None, NOW)
     await push(metadata_store, "team/app", child)
@@ -525,7 +526,7 @@ async def test_delete_manifest_ignores_indexes_of_other_repositories(metadata_st
     assert await metadata_store.get_manifest("team/app", by_digest(child)) is None
 
 
-async def test_delete_manifest_succeeds_once_its_index_is_deleted(metadata_store: SqlMetadataStore) -> None:
+async def test_delete_manifest_succeeds_once_its_index_is_deleted(metadata_store: MetadataStore) -> None:
     child = await push(metadata_store, "team/app", image())
     parent = index(child)
     await metadata_store.put_manifest("team/app", parent, None, NOW)
@@ -536,7 +537,7 @@ async def test_delete_manifest_succeeds_once_its_index_is_deleted(metadata_store
     assert await metadata_store.get_manifest("team/app", by_digest(child)) is None
 
 
-async def test_delete_index_keeps_its_children(metadata_store: SqlMetadataStore) -> None:
+async def test_delete_index_keeps_its_children(metadata_store: MetadataStore) -> None:
     child = await push(metadata_store, "team/app", image())
     parent = index(child)
     await metadata_store.put_manifest("team/app", parent, None, NOW)
@@ -546,7 +547,7 @@ async def test_delete_index_keeps_its_children(metadata_store: SqlMetadataStore)
     assert await metadata_store.get_manifest("team/app", by_digest(child)) is not None
 
 
-async def test_delete_tag_keeps_the_manifest(metadata_store: SqlMetadataStore) -> None:
+async def test_delete_tag_keeps_the_manifest(metadata_store: MetadataStore) -> None:
     manifest = await push(metadata_store, "team/app", image(), tag="v1")
 
     await metadata_store.delete_tag("team/app", "v1")
@@ -555,7 +556,7 @@ async def test_delete_tag_keeps_the_manifest(metadata_store: SqlMetadataStore) -
     assert await metadata_store.get_manifest("team/app", by_digest(manifest)) is not None
 
 
-async def test_delete_unknown_tag_raises_manifest_unknown(metadata_store: SqlMetadataStore, migrated_url: str) -> None:
+async def test_delete_unknown_tag_raises_manifest_unknown(metadata_store: MetadataStore, migrated_url: str) -> None:
     await push(metadata_store, "team/other", image(), tag="v1")
     before = snapshot(migrated_url)
 
@@ -570,26 +571,26 @@ async def test_delete_unknown_tag_raises_manifest_unknown(metadata_store: SqlMet
 # ManifestIndex: repositories, listings, referrers
 
 
-async def test_repository_exists_once_it_holds_a_blob(metadata_store: SqlMetadataStore) -> None:
+async def test_repository_exists_once_it_holds_a_blob(metadata_store: MetadataStore) -> None:
     await metadata_store.link_blob("team/app", digest_of("layer"), 10)
 
     assert await metadata_store.repository_exists("team/app")
 
 
-async def test_repository_exists_once_it_holds_a_manifest(metadata_store: SqlMetadataStore) -> None:
+async def test_repository_exists_once_it_holds_a_manifest(metadata_store: MetadataStore) -> None:
     await metadata_store.put_manifest("team/app", index(), None, NOW)  # an empty index needs no blobs
 
     assert await metadata_store.repository_exists("team/app")
 
 
-async def test_unknown_repository_does_not_exist(metadata_store: SqlMetadataStore) -> None:
+async def test_unknown_repository_does_not_exist(metadata_store: MetadataStore) -> None:
     await metadata_store.link_blob("team/app", digest_of("layer"), 10)
 
     assert not await metadata_store.repository_exists("team/ap")
     assert not await metadata_store.repository_exists("team")
 
 
-async def test_repository_left_empty_no_longer_exists(metadata_store: SqlMetadataStore) -> None:
+async def test_repository_left_empty_no_longer_exists(metadata_store: MetadataStore) -> None:
     manifest = await push(metadata_store, "team/app", image(), tag="v1")
     await metadata_store.delete_manifest("team/app", str(manifest.digest))
     for blob in manifest.blobs:
@@ -598,7 +599,7 @@ async def test_repository_left_empty_no_longer_exists(metadata_store: SqlMetadat
     assert not await metadata_store.repository_exists("team/app")
 
 
-async def test_list_tags_sorts_in_byte_order(metadata_store: SqlMetadataStore) -> None:
+async def test_list_tags_sorts_in_byte_order(metadata_store: MetadataStore) -> None:
     manifest = await push(metadata_store, "team/app", image())
     names = ["b", "a", "B", "A", "_z", "v1.10", "v1.9", "v1-9", "1", "a-b", "a.b", "a_b", "ab"]
     for tag in names:
@@ -607,7 +608,7 @@ async def test_list_tags_sorts_in_byte_order(metadata_store: SqlMetadataStore) -
     assert await metadata_store.list_tags("team/app", None, None) == sorted(names)
 
 
-async def test_list_tags_pages_after_last(metadata_store: SqlMetadataStore) -> None:
+async def test_list_tags_pages_after_last(metadata_store: MetadataStore) -> None:
     manifest = await push(metadata_store, "team/app", image())
     for tag in ["v1", "v2", "v3", "v4", "v5"]:
         await metadata_store.put_manifest("team/app", manifest, tag, NOW)
@@ -618,7 +619,7 @@ async def test_list_tags_pages_after_last(metadata_store: SqlMetadataStore) -> N
     assert await metadata_store.list_tags("team/app", "v5", 2) == []
 
 
-async def test_list_tags_after_a_last_that_is_not_a_tag(metadata_store: SqlMetadataStore) -> None:
+async def test_list_tags_after_a_last_that_is_not_a_tag(metadata_store: MetadataStore) -> None:
     manifest = await push(metadata_store, "team/app", image())
     for tag in ["a", "c", "e"]:
         await metadata_store.put_manifest("team/app", manifest, tag, NOW)
@@ -626,13 +627,13 @@ async def test_list_tags_after_a_last_that_is_not_a_tag(metadata_store: SqlMetad
     assert await metadata_store.list_tags("team/app", "b", None) == ["c", "e"]
 
 
-async def test_list_tags_with_limit_zero_is_empty(metadata_store: SqlMetadataStore) -> None:
+async def test_list_tags_with_limit_zero_is_empty(metadata_store: MetadataStore) -> None:
     await push(metadata_store, "team/app", image(), tag="v1")
 
     assert await metadata_store.list_tags("team/app", None, 0) == []
 
 
-async def test_list_tags_lists_only_that_repository(metadata_store: SqlMetadataStore) -> None:
+async def test_list_tags_lists_only_that_repository(metadata_store: MetadataStore) -> None:
     await push(metadata_store, "team/app", image(), tag="mine")
     await push(metadata_store, "team/other", image(), tag="theirs")
 
@@ -640,7 +641,7 @@ async def test_list_tags_lists_only_that_repository(metadata_store: SqlMetadataS
     assert await metadata_store.list_tags("nobody/here", None, None) == []
 
 
-async def test_list_repositories_sorts_in_byte_order(metadata_store: SqlMetadataStore) -> None:
+async def test_list_repositories_sorts_in_byte_order(metadata_store: MetadataStore) -> None:
     names = ["ab", "a_b", "a/b", "a.b", "a-b", "a", "b/a", "a0"]
     for name in names:
         await metadata_store.link_blob(name, digest_of("layer"), 10)
@@ -648,7 +649,7 @@ async def test_list_repositories_sorts_in_byte_order(metadata_store: SqlMetadata
     assert await metadata_store.list_repositories(None, 100) == sorted(names)
 
 
-async def test_list_repositories_pages_after_last(metadata_store: SqlMetadataStore) -> None:
+async def test_list_repositories_pages_after_last(metadata_store: MetadataStore) -> None:
     for name in ["r1", "r2", "r3", "r4", "r5"]:
         await metadata_store.link_blob(name, digest_of("layer"), 10)
 
@@ -659,7 +660,7 @@ async def test_list_repositories_pages_after_last(metadata_store: SqlMetadataSto
     assert await metadata_store.list_repositories("r5", 2) == []
 
 
-async def test_list_repositories_skips_repositories_left_empty(metadata_store: SqlMetadataStore) -> None:
+async def test_list_repositories_skips_repositories_left_empty(metadata_store: MetadataStore) -> None:
     await metadata_store.link_blob("emptied", digest_of("layer"), 10)
     await metadata_store.unlink_blob("emptied", digest_of("layer"))
     await metadata_store.put_manifest("manifests-only", index(), None, NOW)
@@ -668,14 +669,14 @@ async def test_list_repositories_skips_repositories_left_empty(metadata_store: S
     assert await metadata_store.list_repositories(None, 100) == ["blobs-only", "manifests-only"]
 
 
-async def test_list_repositories_skips_a_repository_a_refused_push_named(metadata_store: SqlMetadataStore) -> None:
+async def test_list_repositories_skips_a_repository_a_refused_push_named(metadata_store: MetadataStore) -> None:
     with pytest.raises(ManifestBlobUnknown):
         await metadata_store.put_manifest("team/app", image(), "v1", NOW)
 
     assert await metadata_store.list_repositories(None, 100) == []
 
 
-async def test_referrers_lists_manifests_with_that_subject_oldest_first(metadata_store: SqlMetadataStore) -> None:
+async def test_referrers_lists_manifests_with_that_subject_oldest_first(metadata_store: MetadataStore) -> None:
     subject = await push(metadata_store, "team/app", image())
     # Stored newest first, so that the order comes from created_at and not from insertion.
     sbom = await push(metadata_store, "team/app", image("sbom", subject=subject), now=NOW + timedelta(minutes=2))
@@ -690,7 +691,7 @@ async def test_referrers_lists_manifests_with_that_subject_oldest_first(metadata
     assert referrers[0].created_at == NOW + timedelta(minutes=1)
 
 
-async def test_referrers_report_artifact_type_and_annotations(metadata_store: SqlMetadataStore) -> None:
+async def test_referrers_report_artifact_type_and_annotations(metadata_store: MetadataStore) -> None:
     subject = await push(metadata_store, "team/app", image())
     await push(
         metadata_store,
@@ -705,7 +706,7 @@ async def test_referrers_report_artifact_type_and_annotations(metadata_store: Sq
     assert referrer.repository == "team/app"
 
 
-async def test_referrers_list_only_that_repository(metadata_store: SqlMetadataStore) -> None:
+async def test_referrers_list_only_that_repository(metadata_store: MetadataStore) -> None:
     subject = await push(metadata_store, "team/app", image())
     await push(metadata_store, "team/other", subject)
     await push(metadata_store, "team/other", image("sig", subject=subject))
@@ -714,13 +715,13 @@ async def test_referrers_list_only_that_repository(metadata_store: SqlMetadataSt
     assert len(await metadata_store.referrers("team/other", str(subject.digest))) == 1
 
 
-async def test_referrers_of_a_manifest_without_any_is_empty(metadata_store: SqlMetadataStore) -> None:
+async def test_referrers_of_a_manifest_without_any_is_empty(metadata_store: MetadataStore) -> None:
     subject = await push(metadata_store, "team/app", image())
 
     assert await metadata_store.referrers("team/app", str(subject.digest)) == []
 
 
-async def test_referrers_of_a_subject_not_stored_are_listed(metadata_store: SqlMetadataStore) -> None:
+async def test_referrers_of_a_subject_not_stored_are_listed(metadata_store: MetadataStore) -> None:
     # OCI lets a referrer be pushed before its subject.
     absent = image("not-pushed")
     signature = await push(metadata_store, "team/app", image("sig", subject=absent))
@@ -733,23 +734,23 @@ async def test_referrers_of_a_subject_not_stored_are_listed(metadata_store: SqlM
 # UploadIndex
 
 
-async def test_create_upload_then_get_it(metadata_store: SqlMetadataStore) -> None:
+async def test_create_upload_then_get_it(metadata_store: MetadataStore) -> None:
     await metadata_store.create_upload(upload("u1"))
 
     assert await metadata_store.get_upload("team/app", "u1") == upload("u1")
 
 
-async def test_get_upload_in_another_repository_is_none(metadata_store: SqlMetadataStore) -> None:
+async def test_get_upload_in_another_repository_is_none(metadata_store: MetadataStore) -> None:
     await metadata_store.create_upload(upload("u1", repository="team/app"))
 
     assert await metadata_store.get_upload("team/other", "u1") is None
 
 
-async def test_get_unknown_upload_is_none(metadata_store: SqlMetadataStore) -> None:
+async def test_get_unknown_upload_is_none(metadata_store: MetadataStore) -> None:
     assert await metadata_store.get_upload("team/app", "missing") is None
 
 
-async def test_upload_datetimes_come_back_in_utc(metadata_store: SqlMetadataStore) -> None:
+async def test_upload_datetimes_come_back_in_utc(metadata_store: MetadataStore) -> None:
     started = datetime(2025, 6, 1, 8, 0, tzinfo=timezone(timedelta(hours=-5)))
     await metadata_store.create_upload(upload("u1", at=started))
 
@@ -761,7 +762,7 @@ async def test_upload_datetimes_come_back_in_utc(metadata_store: SqlMetadataStor
     assert session.updated_at.tzinfo is UTC
 
 
-async def test_touch_upload_moves_updated_at_only(metadata_store: SqlMetadataStore) -> None:
+async def test_touch_upload_moves_updated_at_only(metadata_store: MetadataStore) -> None:
     await metadata_store.create_upload(upload("u1"))
 
     await metadata_store.touch_upload("u1", NOW + timedelta(seconds=30))
@@ -771,7 +772,7 @@ async def test_touch_upload_moves_updated_at_only(metadata_store: SqlMetadataSto
     )
 
 
-async def test_delete_upload_forgets_it(metadata_store: SqlMetadataStore) -> None:
+async def test_delete_upload_forgets_it(metadata_store: MetadataStore) -> None:
     await metadata_store.create_upload(upload("u1"))
     await metadata_store.create_upload(upload("u2"))
 
@@ -781,12 +782,12 @@ async def test_delete_upload_forgets_it(metadata_store: SqlMetadataStore) -> Non
     assert await metadata_store.get_upload("team/app", "u2") is not None
 
 
-async def test_delete_unknown_upload_is_ignored(metadata_store: SqlMetadataStore) -> None:
+async def test_delete_unknown_upload_is_ignored(metadata_store: MetadataStore) -> None:
     await metadata_store.delete_upload("missing")
 
 
 async def test_uploads_idle_since_lists_only_older_sessions_longest_idle_first(
-    metadata_store: SqlMetadataStore,
+    metadata_store: MetadataStore,
 ) -> None:
     await metadata_store.create_upload(upload("fresh", at=NOW))
     await metadata_store.create_upload(upload("old", at=NOW - timedelta(hours=2)))
@@ -799,7 +800,7 @@ async def test_uploads_idle_since_lists_only_older_sessions_longest_idle_first(
     assert [session.id for session in idle] == ["older", "old"]
 
 
-async def test_uploads_idle_since_respects_the_limit(metadata_store: SqlMetadataStore) -> None:
+async def test_uploads_idle_since_respects_the_limit(metadata_store: MetadataStore) -> None:
     for hours in range(1, 6):
         await metadata_store.create_upload(upload(f"u{hours}", at=NOW - timedelta(hours=hours)))
 
@@ -812,15 +813,15 @@ async def test_uploads_idle_since_respects_the_limit(metadata_store: SqlMetadata
 
 
 @asynccontextmanager
-async def stores(url: str, count: int) -> AsyncIterator[list[SqlMetadataStore]]:
-    opened = [open_metadata_store(url) for _ in range(count)]
+async def stores(url: str, count: int) -> AsyncIterator[list[MetadataStore]]:
+    opened: list[MetadataStore] = [open_metadata_store(url) for _ in range(count)]
     try:
         yield opened
     finally:
         await asyncio.gather(*(store.close() for store in opened))
 
 
-async def test_concurrent_put_manifest_stores_it_once(metadata_store: SqlMetadataStore, migrated_url: str) -> None:
+async def test_concurrent_put_manifest_stores_it_once(metadata_store: MetadataStore, migrated_url: str) -> None:
     manifest = await push(metadata_store, "team/app", image())
     async with stores(migrated_url, 4) as processes:
         await asyncio.gather(

@@ -30,8 +30,7 @@ _REPOSITORIES_WITH = (
 _REFERENCING_MANIFEST = (
     select(manifests.c.digest)
     .join_from(manifest_blobs, manifests, manifests.c.id == manifest_blobs.c.manifest_id)
-    .where(manifests.c.repository_id == bindparam("repository_id"), manifest_blobs.c.digest == bindparam("digest"))
-    .order_by(manifests.c.digest)
+    .where(manifest_blobs.c.repository_id == bindparam("repository_id"), manifest_blobs.c.digest == bindparam("digest"))
     .limit(1)
 )
 

@@ -52,10 +52,9 @@ _LISTING_INDEX = (
     select(manifests.c.digest)
     .join_from(manifest_children, manifests, manifests.c.id == manifest_children.c.manifest_id)
     .where(
-        manifests.c.repository_id == bindparam("repository_id"),
+        manifest_children.c.repository_id == bindparam("repository_id"),
         manifest_children.c.child_digest == bindparam("digest"),
     )
-    .order_by(manifests.c.digest)
     .limit(1)
 )
 # A row may vanish between an INSERT that found it and the SELECT that reads its id (a concurrent delete
@@ -168,7 +167,7 @@ def _insert(connection: Connection, repository_id: int, manifest: Manifest, now:
             conflicts.insert(connection, manifests).values(row).on_conflict_do_nothing().returning(manifests.c.id)
         ).scalar_one_or_none()
         if inserted is not None:
-            _insert_references(connection, inserted, manifest)
+            _insert_references(connection, repository_id, inserted, manifest)
             return
         # Stored already (same digest): lock it so that a concurrent delete cannot remove it under the tag.
         if connection.execute(existing.with_for_update(read=True)).scalar_one_or_none() is not None:
@@ -176,11 +175,17 @@ def _insert(connection: Connection, repository_id: int, manifest: Manifest, now:
     raise Conflict(f"manifest {digest} is being deleted while pushed again: retry the push", detail={"digest": digest})
 
 
-def _insert_references(connection: Connection, manifest_id: int, manifest: Manifest) -> None:
-    blob_rows = [{"manifest_id": manifest_id, "digest": digest} for digest in _unique_digests(manifest.blobs)]
+def _insert_references(connection: Connection, repository_id: int, manifest_id: int, manifest: Manifest) -> None:
+    blob_rows = [
+        {"manifest_id": manifest_id, "repository_id": repository_id, "digest": digest}
+        for digest in _unique_digests(manifest.blobs)
+    ]
     if blob_rows:
         connection.execute(insert(manifest_blobs), blob_rows)
-    child_rows = [{"manifest_id": manifest_id, "child_digest": digest} for digest in _unique_digests(manifest.children)]
+    child_rows = [
+        {"manifest_id": manifest_id, "repository_id": repository_id, "child_digest": digest}
+        for digest in _unique_digests(manifest.children)
+    ]
     if child_rows:
         connection.execute(insert(manifest_children), child_rows)
 

@@ -87,12 +87,15 @@ manifests = sa.Table(
     sa.Index("ix_manifests_repository_id_subject_digest", "repository_id", "subject_digest"),
 )
 
-# Blobs an image manifest references (config and layers): a blob listed here stays linked.
+# Blobs an image manifest references (config and layers): a blob listed here stays linked. repository_id
+# repeats the manifest's, so "does a manifest of this repository reference it" is one index lookup.
 manifest_blobs = sa.Table(
     "manifest_blobs",
     metadata,
     sa.Column("manifest_id", ID, sa.ForeignKey("manifests.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("digest", DIGEST, sa.ForeignKey("blobs.digest"), primary_key=True),
+    sa.Column("repository_id", ID, nullable=False),
+    sa.Index("ix_manifest_blobs_repository_id_digest", "repository_id", "digest"),
     sa.Index("ix_manifest_blobs_digest", "digest"),
 )
 
@@ -102,7 +105,8 @@ manifest_children = sa.Table(
     metadata,
     sa.Column("manifest_id", ID, sa.ForeignKey("manifests.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("child_digest", DIGEST, primary_key=True),
-    sa.Index("ix_manifest_children_child_digest", "child_digest"),
+    sa.Column("repository_id", ID, nullable=False),
+    sa.Index("ix_manifest_children_repository_id_child_digest", "repository_id", "child_digest"),
 )
 
 tags = sa.Table(

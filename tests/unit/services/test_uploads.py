@@ -122,9 +122,7 @@ async def test_abandoned_uploads_are_purged_after_the_idle_age(
     assert [p.name for p in upload_files(tmp_path)] == [fresh.id]
 
 
-async def test_two_clients_pushing_the_same_blob_at_once_both_succeed(
-    nodes: tuple[Node, Node], tmp_path: Path
-) -> None:
+async def test_two_clients_pushing_the_same_blob_at_once_both_succeed(nodes: tuple[Node, Node], tmp_path: Path) -> None:
     first, second = nodes
     data = b"x" * 3_000_000
     sizes = await asyncio.gather(

@@ -13,6 +13,11 @@ DIGEST = "{digest:[^/]+}"
 
 def add_routes(app: web.Application) -> None:
     router = app.router
+    # aiohttp tries dynamic routes in order: the hottest (manifest and blob reads) go first.
+    manifest = f"/v2/{NAME}/manifests/{{reference:[^/]+}}"
+    router.add_get(manifest, manifests.get_manifest, name="manifest_get")
+    router.add_put(manifest, manifests.put_manifest, name="manifest_put")
+    router.add_delete(manifest, manifests.delete_manifest, name="manifest_delete")
     router.add_get("/v2/", listing.api_base, name="base")
     router.add_get("/v2/_catalog", listing.catalog, name="catalog")
     router.add_get(f"/v2/{NAME}/tags/list", listing.list_tags, name="tags")
@@ -29,8 +34,3 @@ def add_routes(app: web.Application) -> None:
     router.add_get(blob, blobs.get_blob, name="blob_get", allow_head=False)
     router.add_head(blob, blobs.head_blob, name="blob_head")
     router.add_delete(blob, blobs.delete_blob, name="blob_delete")
-
-    manifest = f"/v2/{NAME}/manifests/{{reference:[^/]+}}"
-    router.add_get(manifest, manifests.get_manifest, name="manifest_get")
-    router.add_put(manifest, manifests.put_manifest, name="manifest_put")
-    router.add_delete(manifest, manifests.delete_manifest, name="manifest_delete")

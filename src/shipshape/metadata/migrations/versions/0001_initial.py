@@ -72,23 +72,28 @@ def upgrade() -> None:
         "manifest_blobs",
         sa.Column("manifest_id", ID, nullable=False),
         sa.Column("digest", DIGEST, nullable=False),
+        sa.Column("repository_id", ID, nullable=False),
         sa.PrimaryKeyConstraint("manifest_id", "digest", name="pk_manifest_blobs"),
         sa.ForeignKeyConstraint(
             ["manifest_id"], ["manifests.id"], name="fk_manifest_blobs_manifest_id_manifests", ondelete="CASCADE"
         ),
         sa.ForeignKeyConstraint(["digest"], ["blobs.digest"], name="fk_manifest_blobs_digest_blobs"),
     )
+    op.create_index("ix_manifest_blobs_repository_id_digest", "manifest_blobs", ["repository_id", "digest"])
     op.create_index("ix_manifest_blobs_digest", "manifest_blobs", ["digest"])
     op.create_table(
         "manifest_children",
         sa.Column("manifest_id", ID, nullable=False),
         sa.Column("child_digest", DIGEST, nullable=False),
+        sa.Column("repository_id", ID, nullable=False),
         sa.PrimaryKeyConstraint("manifest_id", "child_digest", name="pk_manifest_children"),
         sa.ForeignKeyConstraint(
             ["manifest_id"], ["manifests.id"], name="fk_manifest_children_manifest_id_manifests", ondelete="CASCADE"
         ),
     )
-    op.create_index("ix_manifest_children_child_digest", "manifest_children", ["child_digest"])
+    op.create_index(
+        "ix_manifest_children_repository_id_child_digest", "manifest_children", ["repository_id", "child_digest"]
+    )
     op.create_table(
         "tags",
         sa.Column("repository_id", ID, nullable=False),
@@ -120,8 +125,9 @@ def downgrade() -> None:
     for index, table in (
         ("ix_upload_sessions_updated_at", "upload_sessions"),
         ("ix_tags_repository_id_manifest_digest", "tags"),
-        ("ix_manifest_children_child_digest", "manifest_children"),
+        ("ix_manifest_children_repository_id_child_digest", "manifest_children"),
         ("ix_manifest_blobs_digest", "manifest_blobs"),
+        ("ix_manifest_blobs_repository_id_digest", "manifest_blobs"),
         ("ix_manifests_repository_id_subject_digest", "manifests"),
         ("ix_repository_blobs_digest", "repository_blobs"),
     ):
