@@ -22,7 +22,7 @@ from shipshape.api.oci.context import SERVICES, OciServices
 from shipshape.api.oci.routes import add_routes
 from shipshape.config import Settings
 from shipshape.logs import AccessLogger, configure_logging
-from shipshape.metadata import SqlMetadataStore, migrate, open_metadata_store
+from shipshape.metadata import SqlMetadataStore, open_metadata_store
 from shipshape.ports import Clock
 from shipshape.services.blobs import BlobService
 from shipshape.services.manifests import ManifestService
@@ -102,6 +102,8 @@ def _close_on_exit(metadata: SqlMetadataStore):  # type: ignore[no-untyped-def]
 
 def serve(settings: Settings) -> None:
     """Apply migrations, then serve with one process or several sharing the port."""
+    from shipshape.metadata.migrate import migrate  # only here: workers need not load Alembic
+
     configure_logging(settings.log_json, settings.log_level)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrate(settings.metadata_url)

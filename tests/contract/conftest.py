@@ -13,7 +13,8 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from shipshape.metadata import SqlMetadataStore, migrate, open_metadata_store
+from shipshape.metadata import SqlMetadataStore, open_metadata_store
+from shipshape.metadata.migrate import migrate
 
 POSTGRES_URL_VARIABLE = "SHIPSHAPE_TEST_POSTGRES_URL"
 

@@ -30,8 +30,9 @@ from shipshape.domain.errors import (
 from shipshape.domain.manifests import Manifest, parse_manifest
 from shipshape.domain.names import Reference
 from shipshape.domain.records import UploadSession
-from shipshape.metadata import migrate, open_metadata_store
+from shipshape.metadata import open_metadata_store
 from shipshape.metadata.engine import database_url
+from shipshape.metadata.migrate import migrate
 from shipshape.metadata.tables import metadata
 from shipshape.ports import MetadataStore
 

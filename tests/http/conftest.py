@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from shipshape.app import build_app
 from shipshape.config import Settings
 from shipshape.domain import media_types as mt
-from shipshape.metadata import migrate
+from shipshape.metadata.migrate import migrate
 
 
 def digest_of(data: bytes) -> str:

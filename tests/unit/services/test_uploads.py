@@ -13,7 +13,8 @@ import pytest
 
 from shipshape.domain.digests import Digest
 from shipshape.domain.errors import BlobUploadUnknown, DigestInvalid, RangeInvalid
-from shipshape.metadata import SqlMetadataStore, migrate, open_metadata_store
+from shipshape.metadata import SqlMetadataStore, open_metadata_store
+from shipshape.metadata.migrate import migrate
 from shipshape.services.uploads import ChunkRange, UploadService
 from shipshape.storage.filesystem import FilesystemBlobStore
 
