@@ -114,7 +114,9 @@ def serve(settings: Settings) -> None:
     shutil.rmtree(metrics_dir, ignore_errors=True)
     metrics_dir.mkdir()
     os.environ[MULTIPROCESS_ENV] = str(metrics_dir)
-    context = multiprocessing.get_context("spawn")
+    # Fork after the imports and migrations: workers start at once and share the parent's pages until they
+    # write to them. Nothing in the parent holds a thread or a database connection at this point.
+    context = multiprocessing.get_context("fork")
     workers = [context.Process(target=_run_worker, args=(settings,)) for _ in range(settings.workers)]
     for worker in workers:
         worker.start()
