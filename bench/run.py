@@ -9,7 +9,8 @@ measurement, runs it against one target and then the other, flipping the order e
 1. push of a blob: monolithic (POST + PUT), POST + one PATCH + PUT, and 16 MiB chunks (PATCH x n + PUT);
 2. pull of that blob (GET, discarded, byte count checked), 3 times per repetition as it is quick and noisy;
 3. manifest GET by tag with wrk (32 connections), after pushing a small OCI image; non-2xx must be zero;
-4. peak RSS (server process + all descendants, from /proc) during a push of twice the blob size.
+4. peak memory during a push of twice the blob size, from /proc, over the server process and all its
+   descendants: VmRSS summed, PSS summed (the one judged against the target), and the largest single VmRSS.
 
 Medians go to a Markdown table in docs/benchmarks.md (between markers) and to stdout. Everything runs in a
 temp dir under /tmp that is removed at the end, along with the data file; only processes this harness
@@ -37,7 +38,7 @@ import loadgen
 import report
 import servers
 from blobdata import Blob, DataFile
-from servers import RssSampler, Server
+from servers import Memory, MemorySampler, Server
 
 MiB = 1 << 20
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -128,6 +129,15 @@ class Results:
         self.samples.setdefault(key, {}).setdefault(label, []).append(value)
 
 
+def memory_values(when: str, memory: Memory) -> dict[str, float]:
+    """The three memory metrics (MB) of ``when`` (push, run or idle), keyed as in report.METRICS."""
+    return {
+        f"rss_{when}": memory.rss_sum / 1e6,
+        f"pss_{when}": memory.pss_sum / 1e6,
+        f"rss_{when}_max": memory.rss_max / 1e6,
+    }
+
+
 def timed(fn: Callable[[], None]) -> float:
     """Seconds taken by ``fn``, after flushing dirty pages so earlier writes do not leak into this one."""
     os.sync()
@@ -192,12 +202,12 @@ def measure_manifest(server: Server, args: argparse.Namespace) -> loadgen.WrkRes
     return result
 
 
-def measure_rss_push(server: Server, data: DataFile, size: int) -> tuple[float, float]:
-    """Peak summed VmRSS (MB) while pushing a fresh ``size``-byte blob monolithically; and its MB/s."""
+def measure_rss_push(server: Server, data: DataFile, size: int) -> tuple[Memory, float]:
+    """Peak memory while pushing a fresh ``size``-byte blob monolithically; and its MB/s."""
     blob = data.unique_blob(size)
-    with client.Registry(server.host, server.port) as reg, RssSampler(server) as sampler:
+    with client.Registry(server.host, server.port) as reg, MemorySampler(server) as sampler:
         seconds = timed(lambda: client.push_monolithic(reg, BLOB_REPO, blob))
-    return sampler.peak / 1e6, blob.size / seconds / 1e6
+    return sampler.peak, blob.size / seconds / 1e6
 
 
 # --- the run ---------------------------------------------------------------------------------------------
@@ -237,36 +247,42 @@ class Bench:
     results: Results
     pushed: dict[str, Blob] = field(default_factory=dict)  # server label -> last blob pushed by push_put
 
-    def measure(self, key: str, server: Server) -> float:
+    def measure(self, key: str, server: Server) -> dict[str, float]:
+        """Run measurement ``key``; return the value of each metric it yields (rss_push yields three)."""
         size, chunk = gib_to_bytes(self.args.size_gib), self.args.chunk_mib * MiB
         if key.startswith("push_"):
             mbps, blob = measure_push(server, key, self.data, size, chunk)
             if key == "push_put":
                 self.pushed[server.label] = blob
-            return mbps
+            return {key: mbps}
         if key == "pull":
-            return measure_pull(server, self.pushed[server.label])
+            return {key: measure_pull(server, self.pushed[server.label])}
         if key == "manifest_get":
             res = measure_manifest(server, self.args)
             self.results.wrk.setdefault(server.label, []).append(res)
-            return res.requests_per_sec
+            return {key: res.requests_per_sec}
         if key == "rss_push":
             peak, mbps = measure_rss_push(server, self.data, gib_to_bytes(self.args.rss_size_gib))
             self.results.rss_push_mbps.setdefault(server.label, []).append(mbps)
-            return peak
+            return memory_values("push", peak)
         raise ValueError(key)
 
     def attempt(self, rep: int, key: str, server: Server) -> None:
         """Run one measurement and record it; on failure record the error and carry on."""
         what = f"rep {rep + 1} {key:<13} {server.label:<16}"
         try:
-            value = self.measure(key, server)
+            values = self.measure(key, server)
         except Exception as exc:
             self.results.errors.append(f"{' '.join(what.split())}: {exc}")
             log(f"{what} FAILED: {exc}")
             return
-        self.results.add(key, server.label, value)
-        log(f"{what} {value:10.1f} {UNITS[key]}")
+        for metric, value in values.items():
+            self.results.add(metric, server.label, value)
+        value = values.get(key, 0.0)
+        if len(values) == 1:
+            log(f"{what} {value:10.1f} {UNITS[key]}")
+        else:
+            log(f"{what} " + ", ".join(f"{k} {v:,.1f} {UNITS[k]}" for k, v in values.items()))
 
     def run_rep(self, rep: int, order: list[Server], only: set[str]) -> None:
         """Every selected measurement once per server (pulls ``--pulls-per-rep`` times), in ``order``."""
@@ -324,9 +340,17 @@ def notes_for(
         "filesystem storage, `storage.delete.enabled: true` and the in-memory blob descriptor cache. "
         f"Shipshape runs with {shipshape_flags(args)}, its default storage (SQLite and files in a fresh "
         "data dir), and no SHIPSHAPE_* variables from the environment.",
-        "RSS is VmRSS from /proc summed over the server process and all its descendants (workers), "
-        "sampled every 20 ms; shared pages of forked workers are counted once per process, so the sum "
-        "overstates real use. The RSS push is monolithic (POST + PUT).",
+        "**The memory target (< 100 MB) is judged on the PSS sum, not the RSS sum.** Shipshape's workers "
+        "are forked from a supervisor after all imports, so until written to, their pages are shared "
+        "copy-on-write with the supervisor and with each other; VmRSS counts every such page in every "
+        "process that maps it, so the RSS sum counts it once per process (three times with 2 workers) and "
+        "overstates the memory in use. PSS (`Pss:` in /proc/PID/smaps_rollup) divides each shared page "
+        "among the processes that map it, so the PSS sum counts it once. Distribution is a single process, "
+        "whose PSS ≈ RSS, and it is judged the same way. The RSS sum (VmRSS from /proc/PID/status) and the "
+        "RSS of the largest single process are shown alongside. All three are read over the server process "
+        "and all its descendants, every 20 ms during the push (every 100 ms over the whole run); each row "
+        "is its own peak, which may come from a different sample than the others. The memory push is "
+        "monolithic (POST + PUT).",
     ]
     for label in titles:
         runs = results.wrk.get(label, [])
@@ -343,8 +367,14 @@ def notes_for(
             )
         mbps = results.rss_push_mbps.get(label)
         if mbps:
+            pss, rss, rss_max = (
+                report.median(results.samples.get(key, {}).get(label, []))
+                for key in ("pss_push", "rss_push", "rss_push_max")
+            )
             notes.append(
-                f"{titles[label]}: the {args.rss_size_gib:g} GiB RSS push ran at "
+                f"{titles[label]}, peak memory during the {args.rss_size_gib:g} GiB push (median): "
+                f"PSS sum {pss or 0:,.1f} MB (judged against the target), RSS sum {rss or 0:,.1f} MB, "
+                f"largest single process {rss_max or 0:,.1f} MB; the push ran at "
                 + ", ".join(f"{v:,.0f}" for v in mbps)
                 + " MB/s."
             )
@@ -381,21 +411,28 @@ def measure_all(args: argparse.Namespace, data: DataFile, started: list[Server])
     bench = Bench(args, data, results)
     time.sleep(1)
     for server in started:
-        results.add("rss_idle", server.label, server.tree_rss() / 1e6)
+        for key, value in memory_values("idle", server.tree_memory()).items():
+            results.add(key, server.label, value)
         if "manifest_get" in only:
             try:
                 prepare_manifest(server)
             except Exception as exc:  # manifest_get will then fail and be reported too
                 results.errors.append(f"pushing the small image to {server.label}: {exc}")
                 log(f"FAILED pushing the small image to {server.label}: {exc}")
-    whole_run = [RssSampler(s, interval=0.1, max_seconds=6 * 3600).start() for s in started]
+    whole_run = [MemorySampler(s, interval=0.1, max_seconds=6 * 3600).start() for s in started]
     cpu_before = CpuSnapshot.take(started)
     try:
         for rep in range(args.reps):
             bench.run_rep(rep, started if rep % 2 == 0 else started[::-1], only)
     finally:
         for sampler in whole_run:
-            results.add("rss_run", sampler.server.label, sampler.stop() / 1e6)
+            try:
+                peak = sampler.stop()
+            except RuntimeError as exc:
+                results.errors.append(str(exc))
+                continue
+            for key, value in memory_values("run", peak).items():
+                results.add(key, sampler.server.label, value)
     interference = Interference.between(cpu_before, CpuSnapshot.take(started))
     for server in started:
         if server.label in bench.pushed:

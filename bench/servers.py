@@ -2,7 +2,10 @@
 
 Only processes this harness started are ever signalled, by PID; a descendant (a Shipshape worker) is only
 signalled if its /proc start time still matches the one seen while it ran, so a reused PID is never hit.
-Memory is read from /proc: VmRSS of the server process plus all of its descendants.
+Memory is read from /proc for the server process and all of its descendants: VmRSS (/proc/PID/status) and
+PSS (/proc/PID/smaps_rollup; each shared page divided among the processes that map it), summed over the tree,
+plus the VmRSS of the largest single process. Summed VmRSS counts a page shared copy-on-write by forked
+workers once per process; summed PSS counts it once.
 """
 
 from __future__ import annotations
@@ -82,6 +85,38 @@ def rss_bytes(pid: int) -> int:
     return 0
 
 
+def pss_bytes(pid: int) -> int:
+    """Pss of one process in bytes, from /proc/PID/smaps_rollup (0 if it is gone or a zombie).
+
+    PermissionError propagates: a PSS of 0 because /proc would not tell must not pass as a measurement.
+    """
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except PermissionError:
+        raise
+    except OSError:
+        return 0
+    for line in text.splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+@dataclass(frozen=True)
+class Memory:
+    """Memory of a process tree in bytes: VmRSS summed, PSS summed, VmRSS of the largest single process."""
+
+    rss_sum: int = 0
+    pss_sum: int = 0
+    rss_max: int = 0
+
+    def peak(self, other: Memory) -> Memory:
+        """The larger of each field (the peaks of different fields may come from different samples)."""
+        return Memory(
+            max(self.rss_sum, other.rss_sum), max(self.pss_sum, other.pss_sum), max(self.rss_max, other.rss_max)
+        )
+
+
 # --- servers ---------------------------------------------------------------------------------------------
 
 
@@ -124,16 +159,22 @@ class Server:
     def log_path(self) -> Path:
         return self.workdir / "server.log"
 
-    def tree_rss(self) -> int:
-        """Summed VmRSS of the server and its descendants; remembers descendants for ``stop``."""
+    def tree(self) -> list[int]:
+        """The server and its descendants (empty once it has exited); remembers descendants for ``stop``."""
         if self.proc is None or self.proc.poll() is not None:
-            return 0
+            return []
         tree = process_tree(self.proc.pid)
         with self._lock:
             for pid in tree[1:]:
                 if pid not in self.seen and (st := start_time(pid)) is not None:
                     self.seen[pid] = st
-        return sum(rss_bytes(pid) for pid in tree)
+        return tree
+
+    def tree_memory(self) -> Memory:
+        """VmRSS and PSS of the server and its descendants, read process by process in one pass."""
+        per_process = [(rss_bytes(pid), pss_bytes(pid)) for pid in self.tree()]
+        rss = [r for r, _ in per_process]
+        return Memory(sum(rss), sum(p for _, p in per_process), max(rss, default=0))
 
     def tree_cpu_ticks(self) -> int:
         """CPU used so far by the server and its live descendants (and reaped ones, via cutime)."""
@@ -157,7 +198,7 @@ class Server:
         except BaseException:
             self.stop()
             raise
-        self.tree_rss()
+        self.tree()
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -189,7 +230,7 @@ class Server:
         """SIGTERM the server by PID, SIGKILL it after ``grace`` s, then any descendant it left behind."""
         if self.proc is None:
             return
-        self.tree_rss()
+        self.tree()
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -256,39 +297,45 @@ def start_shipshape(
     return server
 
 
-class RssSampler:
-    """Samples a server's summed VmRSS in a thread until stopped (or ``max_seconds``), keeping the peak."""
+class MemorySampler:
+    """Samples a server's tree memory in a thread until stopped (or ``max_seconds``), keeping the peaks."""
 
     def __init__(self, server: Server, interval: float = 0.02, max_seconds: float = 3600.0) -> None:
         self.server = server
         self.interval = interval
         self.max_seconds = max_seconds
-        self.peak = 0
+        self.peak = Memory()
         self.samples = 0
+        self._error: Exception | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         deadline = time.monotonic() + self.max_seconds
-        while not self._stop.is_set() and time.monotonic() < deadline:
-            self.peak = max(self.peak, self.server.tree_rss())
-            self.samples += 1
-            self._stop.wait(self.interval)
+        try:
+            while not self._stop.is_set() and time.monotonic() < deadline:
+                self.peak = self.peak.peak(self.server.tree_memory())
+                self.samples += 1
+                self._stop.wait(self.interval)
+        except Exception as exc:  # re-raised by stop(), so a dead sampler cannot report a low peak
+            self._error = exc
 
-    def start(self) -> RssSampler:
+    def start(self) -> MemorySampler:
         self._thread.start()
         return self
 
-    def __enter__(self) -> RssSampler:
+    def __enter__(self) -> MemorySampler:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def stop(self) -> int:
+    def stop(self) -> Memory:
         self._stop.set()
         self._thread.join(timeout=10)
-        self.peak = max(self.peak, self.server.tree_rss())
+        if self._error is not None:
+            raise RuntimeError(f"memory sampling of {self.server.label} failed: {self._error}") from self._error
+        self.peak = self.peak.peak(self.server.tree_memory())
         return self.peak
 
 

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from shipshape.api.errors import oci_errors
 from shipshape.api.health import healthz
-from shipshape.api.metrics import MULTIPROCESS_ENV, RegistryMetrics
+from shipshape.api.metrics import RegistryMetrics, share_between_processes
 from shipshape.api.oci.context import SERVICES, OciServices
 from shipshape.api.oci.routes import add_routes
 from shipshape.config import Settings
@@ -113,7 +113,7 @@ def serve(settings: Settings) -> None:
     metrics_dir = settings.data_dir / "metrics"
     shutil.rmtree(metrics_dir, ignore_errors=True)
     metrics_dir.mkdir()
-    os.environ[MULTIPROCESS_ENV] = str(metrics_dir)
+    share_between_processes(metrics_dir)
     # Fork after the imports and migrations: workers start at once and share the parent's pages until they
     # write to them. Nothing in the parent holds a thread or a database connection at this point.
     context = multiprocessing.get_context("fork")

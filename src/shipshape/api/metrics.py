@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest, values
 from prometheus_client.multiprocess import MultiProcessCollector
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def share_between_processes(directory: Path) -> None:
+    """Make counters created from now on (in this process and its forks) write to files in `directory`.
+
+    prometheus-client picks its value class when it is first imported; the registry imports it before it knows
+    how many workers it will fork, so switch the class here as well as setting the environment.
+    """
+    os.environ[MULTIPROCESS_ENV] = str(directory)
+    values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
 
 
 class RegistryMetrics:
