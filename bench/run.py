@@ -278,9 +278,8 @@ class Bench:
             return
         for metric, value in values.items():
             self.results.add(metric, server.label, value)
-        value = values.get(key, 0.0)
-        if len(values) == 1:
-            log(f"{what} {value:10.1f} {UNITS[key]}")
+        if list(values) == [key]:
+            log(f"{what} {values[key]:10.1f} {UNITS[key]}")
         else:
             log(f"{what} " + ", ".join(f"{k} {v:,.1f} {UNITS[k]}" for k, v in values.items()))
 
