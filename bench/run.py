@@ -318,6 +318,7 @@ def notes_for(
     interference: Interference,
 ) -> list[str]:
     titles = {s.label: s.title for s in started}
+    copies = f" ({args.workers + 1} times with `--workers {args.workers}`)" if args.workers else ""
     notes = []
     if interference.others > 0.1 or interference.steal > 0.05:
         notes.append(
@@ -341,15 +342,17 @@ def notes_for(
         "data dir), and no SHIPSHAPE_* variables from the environment.",
         "**The memory target (< 100 MB) is judged on the PSS sum, not the RSS sum.** Shipshape's workers "
         "are forked from a supervisor after all imports, so until written to, their pages are shared "
-        "copy-on-write with the supervisor and with each other; VmRSS counts every such page in every "
-        "process that maps it, so the RSS sum counts it once per process (three times with 2 workers) and "
-        "overstates the memory in use. PSS (`Pss:` in /proc/PID/smaps_rollup) divides each shared page "
-        "among the processes that map it, so the PSS sum counts it once. Distribution is a single process, "
-        "whose PSS ≈ RSS, and it is judged the same way. The RSS sum (VmRSS from /proc/PID/status) and the "
-        "RSS of the largest single process are shown alongside. All three are read over the server process "
-        "and all its descendants, every 20 ms during the push (every 100 ms over the whole run); each row "
-        "is its own peak, which may come from a different sample than the others. The memory push is "
-        "monolithic (POST + PUT).",
+        "copy-on-write with the supervisor and with each other. VmRSS counts such a page in every process "
+        f"that maps it, so the RSS sum counts it once per process{copies} and overstates the memory in "
+        "use; PSS (`Pss:` in /proc/PID/smaps_rollup) divides each shared page among the processes that map "
+        "it, so the PSS sum counts it once. Distribution is a single process, whose PSS ≈ RSS, and is "
+        "judged the same way. The RSS sum (VmRSS from /proc/PID/status) and the RSS of the largest single "
+        "process are still shown. All three are read over the server process and all its descendants, "
+        "every 20 ms during the memory push and every 100 ms over the whole run; each row is its own peak, "
+        "possibly from a different sample than the others. Reading PSS costs more than VmRSS (the kernel "
+        "walks each process's page tables), so the sampler takes more CPU during the memory push, whose "
+        "MB/s below is not comparable with the timed pushes above. The memory push is monolithic "
+        "(POST + PUT).",
     ]
     for label in titles:
         runs = results.wrk.get(label, [])

@@ -100,3 +100,10 @@ async def test_metrics_count_requests_by_route_and_status(registry: Registry) ->
 
 async def test_healthz(registry: Registry) -> None:
     assert (await registry.client.get("/healthz")).status == 200
+
+
+async def test_unknown_v2_paths_and_methods_answer_in_oci_error_format(registry: Registry) -> None:
+    unknown = await registry.client.get("/v2/app/nothing-here")
+    assert unknown.status == 404 and await error_code(unknown) == "UNSUPPORTED"
+    wrong_method = await registry.client.post("/v2/app/tags/list")
+    assert wrong_method.status == 405 and await error_code(wrong_method) == "UNSUPPORTED"

@@ -62,6 +62,14 @@ async def oci_errors(request: web.Request, handler: Handler) -> web.StreamRespon
     except errors.RegistryError as error:
         wire = wire_error(error)
         return error_response(wire.code, wire.status, error.message, error.detail)
+    except (web.HTTPNotFound, web.HTTPMethodNotAllowed) as error:
+        if not request.path.startswith("/v2/"):
+            raise
+        # An address outside the OCI API's routes: answer in the API's own error format.
+        if isinstance(error, web.HTTPMethodNotAllowed):
+            allowed = ", ".join(sorted(error.allowed_methods))
+            return error_response("UNSUPPORTED", 405, f"{request.method} is not supported here; use {allowed}")
+        return error_response("UNSUPPORTED", 404, f"{request.path} is not an OCI Distribution API endpoint")
     except web.HTTPException:
         raise
     except Exception:
