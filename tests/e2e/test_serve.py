@@ -148,13 +148,15 @@ def test_several_workers_share_the_port_and_resume_each_others_uploads(e2e_tmp: 
         assert done.status_code == 201, done.text
         pulled = requests.get(f"{server.url}/v2/w/app/blobs/{digest}", timeout=30)
         assert hashlib.sha256(pulled.content).hexdigest() == digest.split(":")[1]
-        worker_pids = {
-            line.split()[0]
-            for line in subprocess.run(
-                ["ps", "-o", "pid=,ppid=", "--ppid", str(server.pid)], capture_output=True, text=True, check=False
-            ).stdout.splitlines()
-        }
-        assert len(worker_pids) >= 2
+        records = [
+            json.loads(line)
+            for path in server.log_paths
+            if path.exists()
+            for line in path.read_text().splitlines()
+            if line.startswith("{")
+        ]
+        patch_pids = {r["pid"] for r in records if r.get("method") == "PATCH" and r.get("status") == 202}
+        assert len(patch_pids) == 2, "the chunks should have reached both workers"
         assert server.metrics().get("shipshape_blob_uploads_total") == 1.0
     finally:
         server.stop()
