@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
+from shipshape.domain.access import Account, AuditEvent, Credential, Member, Registry
 from shipshape.domain.digests import Digest
 from shipshape.domain.manifests import Manifest
 from shipshape.domain.names import Reference
@@ -162,3 +163,71 @@ class MetadataStore(BlobIndex, ManifestIndex, UploadIndex, Protocol):
     """Everything the registry records in SQL. Services depend on the narrower parts."""
 
     async def close(self) -> None: ...
+
+
+class AccessStore(Protocol):
+    """Accounts, registries, members, credentials, failed logins and the audit trail.
+
+    Names are unique server-wide: account names, registry names, and usernames (members and credentials share
+    one namespace so a login name is never ambiguous). Creating a duplicate raises `Conflict`.
+    """
+
+    async def create_account(self, account: Account) -> None: ...
+
+    async def get_account(self, name: str) -> Account | None: ...
+
+    async def list_accounts(self) -> list[Account]: ...
+
+    async def create_registry(self, registry: Registry, now: datetime) -> None:
+        """Raises `NameUnknown` if the account does not exist."""
+        ...
+
+    async def get_registry(self, name: str) -> Registry | None: ...
+
+    async def list_registries(self, account: str | None) -> list[Registry]:
+        """Sorted by name; every account's when `account` is None."""
+        ...
+
+    async def delete_registry(self, name: str) -> None:
+        """Raises `NameUnknown` if absent and `Conflict` while it holds repositories."""
+        ...
+
+    async def add_member(self, member: Member, password_hash: str, now: datetime) -> None: ...
+
+    async def get_member(self, username: str) -> tuple[Member, str] | None:
+        """The member and their password hash."""
+        ...
+
+    async def set_member_password(self, username: str, password_hash: str) -> None: ...
+
+    async def list_members(self, account: str) -> list[Member]: ...
+
+    async def remove_member(self, account: str, username: str) -> None:
+        """Raises `NameUnknown` if absent."""
+        ...
+
+    async def create_credential(self, credential: Credential) -> None: ...
+
+    async def get_credential(self, username: str) -> Credential | None: ...
+
+    async def list_credentials(self, account: str) -> list[Credential]: ...
+
+    async def save_credential(self, credential: Credential) -> None:
+        """Replace the stored secrets, revocation and last-used time of an existing credential."""
+        ...
+
+    async def record_login_failure(self, identity: str, remote: str | None, now: datetime) -> None: ...
+
+    async def login_failures_since(self, identity: str, remote: str | None, since: datetime) -> tuple[int, int]:
+        """Failures since `since` for this identity, and from this client address."""
+        ...
+
+    async def clear_login_failures(self, identity: str) -> None: ...
+
+    async def record_audit(self, event: AuditEvent) -> None: ...
+
+    async def audit_events(
+        self, account: str | None, registry: str | None, since: datetime | None, limit: int
+    ) -> list[AuditEvent]:
+        """Newest first."""
+        ...
