@@ -284,7 +284,8 @@ def start_shipshape(
     port = free_port()
     data = workdir / "data"
     data.mkdir(parents=True)
-    cmd = [binary, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", str(data)]
+    # Distribution runs without authentication here, so Shipshape does too (pass --shipshape-arg=--auth to compare).
+    cmd = [binary, "serve", "--no-auth", "--listen", f"127.0.0.1:{port}", "--data-dir", str(data)]
     if workers is not None:
         cmd += ["--workers", str(workers)]
     if log_level:
