@@ -13,25 +13,33 @@ import signal
 import ssl
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Protocol
 
 from aiohttp import web
 
 from shipshape.api.errors import oci_errors
 from shipshape.api.health import healthz
 from shipshape.api.metrics import RegistryMetrics, share_between_processes
+from shipshape.api.oci.access import ACCESS, AccessControl, oci_access, token_endpoint
 from shipshape.api.oci.context import SERVICES, OciServices
 from shipshape.api.oci.routes import add_routes
+from shipshape.auth.tokens import TokenIssuer
 from shipshape.config import Settings
 from shipshape.logs import AccessLogger, configure_logging
-from shipshape.metadata import SqlMetadataStore, open_metadata_store
+from shipshape.metadata import open_metadata_store
+from shipshape.metadata.access_store import open_access_store
 from shipshape.ports import Clock
+from shipshape.services.authentication import Authenticator
+from shipshape.services.authorization import Authorizer
 from shipshape.services.blobs import BlobService
+from shipshape.services.bootstrap import ADMIN, DEFAULT_ACCOUNT, bootstrap
 from shipshape.services.manifests import ManifestService
 from shipshape.services.uploads import UploadService
 from shipshape.storage.filesystem import FilesystemBlobStore
 
 log = logging.getLogger("shipshape")
 
+ADMIN_PASSWORD_ENV = "SHIPSHAPE_ADMIN_PASSWORD"
 _PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
 API_VERSION_HEADER = ("Docker-Distribution-API-Version", "registry/2.0")
 
@@ -54,9 +62,21 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
         manifests=ManifestService(metadata, clock),
         metrics=metrics,
     )
-    app = web.Application(middlewares=[oci_errors])
+    app = web.Application(middlewares=[oci_errors, oci_access])
     app[SERVICES] = oci
     add_routes(app)
+    if settings.auth:
+        access_store = open_access_store(settings.metadata_url)
+        app[ACCESS] = AccessControl(
+            authenticator=Authenticator(access_store, clock),
+            authorizer=Authorizer(access_store, clock),
+            tokens=TokenIssuer(settings.data_dir),
+            store=access_store,
+            clock=clock,
+            public_url=settings.public_url,
+        )
+        app.router.add_get("/auth/token", token_endpoint, name="token")
+        app.cleanup_ctx.append(_close_on_exit(access_store))
     app.router.add_get("/healthz", healthz, name="healthz")
     app.router.add_get("/metrics", metrics.handle, name="metrics")
 
@@ -94,10 +114,14 @@ def _purge_abandoned_uploads(uploads: UploadService, settings: Settings):  # typ
     return context
 
 
-def _close_on_exit(metadata: SqlMetadataStore):  # type: ignore[no-untyped-def]
+class _Closable(Protocol):
+    async def close(self) -> None: ...
+
+
+def _close_on_exit(store: _Closable):  # type: ignore[no-untyped-def]
     async def context(app: web.Application) -> AsyncIterator[None]:
         yield
-        await metadata.close()
+        await store.close()
 
     return context
 
@@ -109,7 +133,9 @@ def serve(settings: Settings) -> None:
     configure_logging(settings.log_json, settings.log_level)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrate(settings.metadata_url)
-    log.info("serving", extra={"listen": settings.listen, "workers": settings.workers})
+    if settings.auth:
+        asyncio.run(_bootstrap(settings))
+    log.info("serving", extra={"listen": settings.address, "auth": settings.auth, "workers": settings.workers})
     if settings.workers == 1:
         _run_worker(settings)
         return
@@ -133,6 +159,21 @@ def serve(settings: Settings) -> None:
             worker.terminate()
         for worker in others:
             worker.join(timeout=30)
+
+
+async def _bootstrap(settings: Settings) -> None:
+    store = open_access_store(settings.metadata_url)
+    try:
+        generated = await bootstrap(store, SystemClock(), os.environ.get(ADMIN_PASSWORD_ENV) or None)
+    finally:
+        await store.close()
+    if generated is not None:
+        # Shown once, on the terminal only: never logged, and stored only as an Argon2id hash.
+        print(
+            f"Created account {DEFAULT_ACCOUNT!r} and its owner {ADMIN!r} with password: {generated}\n"
+            f"Log in with `shipshape login --username {ADMIN}` and keep the password safe; it is not shown again.",
+            flush=True,
+        )
 
 
 def _run_forked_worker(settings: Settings, parent: int) -> None:

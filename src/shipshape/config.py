@@ -17,7 +17,9 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    listen: str = "127.0.0.1:5000"
+    listen: str | None = None  # default: 0.0.0.0:5000 with authentication, 127.0.0.1:5000 without
+    auth: bool = True
+    public_url: str | None = None  # how clients reach the server (token realm, pull secrets); default: request Host
     data_dir: Path = Path("shipshape-data")
     database_url: str | None = None
     tls_cert: Path | None = None
@@ -34,19 +36,26 @@ class Settings(BaseModel):
 
     @field_validator("listen")
     @classmethod
-    def _host_port(cls, value: str) -> str:
+    def _host_port(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         host, sep, port = value.rpartition(":")
         if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
             raise ValueError(f"listen must be HOST:PORT such as 127.0.0.1:5000, not {value!r}")
         return value
 
     @property
+    def address(self) -> str:
+        """Where to listen: everywhere once authentication protects the server, else only on loopback."""
+        return self.listen or ("0.0.0.0:5000" if self.auth else "127.0.0.1:5000")
+
+    @property
     def host(self) -> str:
-        return self.listen.rpartition(":")[0].strip("[]")
+        return self.address.rpartition(":")[0].strip("[]")
 
     @property
     def port(self) -> int:
-        return int(self.listen.rpartition(":")[2])
+        return int(self.address.rpartition(":")[2])
 
     @property
     def metadata_url(self) -> str:

@@ -257,9 +257,10 @@ class RegistryServer:
     service, workers included, like a crash would.
     """
 
-    def __init__(self, target: str, workdir: Path, extra_args: Iterable[str] = ()) -> None:
+    def __init__(self, target: str, workdir: Path, extra_args: Iterable[str] = (), auth: bool = False) -> None:
         self.target = target
         self.extra_args = list(extra_args)
+        self.auth = auth
         self.workdir = workdir
         self.data_dir = workdir / "data"
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -326,6 +327,7 @@ class RegistryServer:
                 "--data-dir",
                 str(self.data_dir),
                 "--log-json",
+                "--auth" if self.auth else "--no-auth",
                 *self.extra_args,
             ]
         config = self.workdir / "distribution.yml"

@@ -53,7 +53,7 @@ def _launch(processes: list[subprocess.Popen[bytes]], args: list[str], cwd: Path
     with log.open("wb") as out:
         processes.append(
             subprocess.Popen(
-                [shipshape_command(), "serve", *args],
+                [shipshape_command(), "serve", "--no-auth", *args],
                 cwd=cwd,
                 env={**os.environ, **env},
                 stdin=subprocess.DEVNULL,

@@ -65,7 +65,7 @@ class Registry:
 
 @pytest.fixture
 async def registry(tmp_path: Path) -> AsyncIterator[Registry]:
-    settings = Settings(data_dir=tmp_path / "data")
+    settings = Settings(data_dir=tmp_path / "data", auth=False)
     settings.data_dir.mkdir()
     migrate(settings.metadata_url)
     client = TestClient(TestServer(build_app(settings)))

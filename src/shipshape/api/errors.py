@@ -38,6 +38,12 @@ ERROR_TABLE: dict[type[errors.RegistryError], WireError] = {
     errors.PaginationInvalid: WireError("PAGINATION_NUMBER_INVALID", 400),
     errors.Conflict: WireError("DENIED", 409),
     errors.Unsupported: WireError("UNSUPPORTED", 400),
+    errors.Unauthorized: WireError("UNAUTHORIZED", 401),
+    errors.Denied: WireError("DENIED", 403),
+    errors.LoginLocked: WireError("TOOMANYREQUESTS", 429),
+    errors.PasswordRejected: WireError("DENIED", 400),
+    errors.CredentialRequestInvalid: WireError("DENIED", 400),
+    errors.ScopeInvalid: WireError("DENIED", 400),
     errors.RegistryError: WireError("UNKNOWN", 400),
 }
 

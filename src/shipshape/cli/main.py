@@ -61,6 +61,14 @@ def serve(
         int | None,
         typer.Option(envvar="SHIPSHAPE_WORKERS", help="Server processes sharing the port [default: 1]"),
     ] = None,
+    auth: Annotated[
+        bool | None,
+        typer.Option("--auth/--no-auth", envvar="SHIPSHAPE_AUTH", help="Require authentication [default: on]"),
+    ] = None,
+    public_url: Annotated[
+        str | None,
+        typer.Option(envvar="SHIPSHAPE_PUBLIC_URL", help="URL clients use, e.g. https://registry.example.com"),
+    ] = None,
     upload_max_idle: Annotated[
         str | None,
         typer.Option(envvar="SHIPSHAPE_UPLOAD_MAX_IDLE", help="Purge uploads idle this long, e.g. 24h"),
@@ -74,6 +82,8 @@ def serve(
         "listen": listen, "data_dir": data_dir, "database_url": database_url, "tls_cert": tls_cert,
         "tls_key": tls_key, "log_json": log_json, "log_level": log_level, "workers": workers,
         "upload_max_idle": upload_max_idle,
+        "auth": auth,
+        "public_url": public_url,
     }  # fmt: skip
     try:
         settings = load_settings(config, overrides)

@@ -74,3 +74,35 @@ class Conflict(RegistryError):
 
 class Unsupported(RegistryError):
     """The operation or media type is not supported."""
+
+
+class Unauthorized(RegistryError):
+    """The caller sent no credentials, or credentials (password, secret, token) that are not valid."""
+
+
+class CredentialExpired(Unauthorized):
+    """The credential's secret is right but the credential has passed its expiry."""
+
+
+class CredentialRevoked(Unauthorized):
+    """The credential's secret is right but the credential has been revoked."""
+
+
+class Denied(RegistryError):
+    """The caller is authenticated but not allowed to do this."""
+
+
+class PasswordRejected(RegistryError):
+    """A new member password breaks the password policy."""
+
+
+class CredentialRequestInvalid(RegistryError):
+    """A request to create or change a credential is out of bounds (e.g. a lifetime beyond the account's maximum)."""
+
+
+class ScopeInvalid(RegistryError):
+    """A token request's `scope` parameter breaks the Docker token scope grammar."""
+
+
+class LoginLocked(RegistryError):
+    """Too many failed logins for this identity or from this address; wait or ask an administrator."""

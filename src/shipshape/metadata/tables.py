@@ -134,3 +134,116 @@ upload_sessions = sa.Table(
     sa.Column("updated_at", UtcDateTime(), nullable=False),
     sa.Index("ix_upload_sessions_updated_at", "updated_at"),
 )
+
+# Access: accounts own registries, members and credentials. Enums are stored as their values (plain strings, so
+# adding one needs no type migration on PostgreSQL); the modules reading them turn them back into domain enums.
+ENUM = sa.String(16)
+# What a client sent or a service wrote, never looked up by prefix: any length, so recording it cannot fail.
+FREE_TEXT = sa.Text()
+
+accounts = sa.Table(
+    "accounts",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("name", NAME, nullable=False, unique=True),
+    sa.Column("quota_bytes", sa.BigInteger(), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+)
+
+registries = sa.Table(
+    "registries",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("name", NAME, nullable=False, unique=True),
+    sa.Column("account_id", ID, sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("environment", ENUM, nullable=False),
+    sa.Column("public", sa.Boolean(), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Index("ix_registries_account_id", "account_id"),
+)
+
+# Members and credentials share one namespace of usernames; `metadata.usernames` keeps it so across the two tables.
+members = sa.Table(
+    "members",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("username", NAME, nullable=False, unique=True),
+    sa.Column("account_id", ID, sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("role", ENUM, nullable=False),
+    sa.Column("password_hash", FREE_TEXT, nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Index("ix_members_account_id", "account_id"),
+)
+
+credentials = sa.Table(
+    "credentials",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("username", NAME, nullable=False, unique=True),
+    sa.Column("name", NAME, nullable=False),
+    sa.Column("account_id", ID, sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("kind", ENUM, nullable=False),
+    sa.Column("expires_at", UtcDateTime(), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("created_by", NAME, nullable=False),
+    sa.Column("last_used_at", UtcDateTime(), nullable=True),
+    sa.Column("revoked_at", UtcDateTime(), nullable=True),
+    sa.Index("ix_credentials_account_id", "account_id"),
+)
+
+# A scope names its registry rather than referencing its row: the credential's account decides what the name
+# grants at authorization time, and deleting a registry need not rewrite credentials. `position` keeps the order.
+credential_scopes = sa.Table(
+    "credential_scopes",
+    metadata,
+    sa.Column("credential_id", ID, sa.ForeignKey("credentials.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("position", sa.Integer(), primary_key=True),
+    sa.Column("registry", NAME, nullable=False),
+    sa.Column("repositories", NAME, nullable=True),
+    sa.Column("actions", sa.String(64), nullable=False),
+)
+
+# Only hashes; a rotated-out secret keeps working until valid_until. Unique: a secret identifies its credential.
+credential_secrets = sa.Table(
+    "credential_secrets",
+    metadata,
+    sa.Column("credential_id", ID, sa.ForeignKey("credentials.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("position", sa.Integer(), primary_key=True),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("valid_until", UtcDateTime(), nullable=True),
+    sa.Index("ix_credential_secrets_sha256", "sha256", unique=True),
+)
+
+# One row per failed login; counted over a recent window per identity and per client address. A successful login
+# clears the identity (sets it NULL) but keeps the address, so it does not reset the guessing address's count.
+login_failures = sa.Table(
+    "login_failures",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("identity", NAME, nullable=True),
+    sa.Column("remote", NAME, nullable=True),
+    sa.Column("at", UtcDateTime(), nullable=False),
+    sa.Index("ix_login_failures_identity_at", "identity", "at"),
+    sa.Index("ix_login_failures_remote_at", "remote", "at"),
+    sa.Index("ix_login_failures_at", "at"),
+)
+
+# Append-only. Names are copied, not referenced: an event outlives the account, registry or credential it names.
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("time", UtcDateTime(), nullable=False),
+    sa.Column("account", NAME, nullable=True),
+    sa.Column("registry", NAME, nullable=True),
+    sa.Column("actor", FREE_TEXT, nullable=False),
+    sa.Column("credential", NAME, nullable=True),
+    sa.Column("action", FREE_TEXT, nullable=False),
+    sa.Column("target", FREE_TEXT, nullable=False),
+    sa.Column("result", FREE_TEXT, nullable=False),
+    sa.Column("remote", FREE_TEXT, nullable=True),
+    sa.Column("detail", sa.JSON(), nullable=False),
+    sa.Index("ix_audit_events_time", "time"),
+    sa.Index("ix_audit_events_account_time", "account", "time"),
+    sa.Index("ix_audit_events_registry_time", "registry", "time"),
+)

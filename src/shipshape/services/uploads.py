@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterable, Callable
+from collections.abc import AsyncIterable, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -18,7 +18,7 @@ from shipshape.domain.errors import BlobUploadInvalid, BlobUploadUnknown, Digest
 from shipshape.domain.records import UploadSession
 from shipshape.ports import BlobIndex, BlobStore, Clock, UploadIndex
 
-MayPull = Callable[[str], bool]
+MayPull = Callable[[str], Awaitable[bool]]
 
 
 @dataclass(slots=True)
@@ -63,7 +63,7 @@ class UploadService:
         else:
             candidates = await self._index.repositories_with_blob(str(digest))
         for candidate in candidates:
-            if not may_pull(candidate):
+            if not await may_pull(candidate):
                 continue
             size = await self._index.linked_blob_size(candidate, str(digest))
             if size is not None:

@@ -6,12 +6,14 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from shipshape.api.oci.access import pull_check
 from shipshape.api.oci.context import digest_param, repository, services
 from shipshape.domain import media_types as mt
 from shipshape.domain.errors import PaginationInvalid
 
 MAX_PAGE = 10_000
 DEFAULT_CATALOG_PAGE = 1_000
+MAX_CATALOG_SCANS = 20  # pages of the whole catalog read to fill one page of readable names
 
 
 async def api_base(request: web.Request) -> web.Response:
@@ -30,7 +32,7 @@ async def list_tags(request: web.Request) -> web.Response:
 async def catalog(request: web.Request) -> web.Response:
     limit, last = _page(request, default=DEFAULT_CATALOG_PAGE)
     assert limit is not None
-    names = await services(request).manifests.repositories(last, limit)
+    names = await _readable_repositories(request, last, limit)
     response = web.json_response({"repositories": names})
     _link_next(response, request.path, names, limit)
     return response
@@ -44,6 +46,19 @@ async def referrers(request: web.Request) -> web.Response:
     if artifact_type is not None:
         response.headers["OCI-Filters-Applied"] = "artifactType"
     return response
+
+
+async def _readable_repositories(request: web.Request, last: str | None, limit: int) -> list[str]:
+    """A page of the repositories the caller may pull: a caller learns nothing of the others."""
+    manifests, may_pull = services(request).manifests, pull_check(request)
+    names: list[str] = []
+    for _ in range(MAX_CATALOG_SCANS):
+        batch = await manifests.repositories(last, limit)
+        names += [name for name in batch if await may_pull(name)]
+        if len(batch) < limit or len(names) >= limit:
+            break
+        last = batch[-1]
+    return names[:limit]
 
 
 def _page(request: web.Request, default: int | None) -> tuple[int | None, str | None]:

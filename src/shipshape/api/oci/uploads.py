@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from shipshape.api.oci.access import pull_check
 from shipshape.api.oci.context import body_chunks, byte_range, repository, services
 from shipshape.domain.digests import Digest
 from shipshape.domain.errors import DigestInvalid
@@ -36,8 +37,9 @@ async def start_upload(request: web.Request) -> web.Response:
     if "mount" in query:
         source = validate_name(query["from"]) if "from" in query else None
         digest = Digest.parse(query["mount"])
-        # No authorisation exists yet: every repository is readable. Auth narrows `may_pull`.
-        if await oci.uploads.mount(name, digest, source, may_pull=lambda _: True):
+        # A mount needs pull rights on the source; without them it falls back to a plain upload, which tells the
+        # caller nothing about what the source holds.
+        if await oci.uploads.mount(name, digest, source, may_pull=pull_check(request)):
             oci.metrics.blob_mounts.inc()
             return _blob_created(name, digest)
     elif "digest" in query:

@@ -1,0 +1,224 @@
+"""Authentication and authorisation of every `/v2/` request, and the Docker token endpoint (`/auth/token`).
+
+The middleware finds the caller (Basic credentials, a bearer token, or nobody), works out which action the
+route needs on which repository, and refuses with the spec's answer: 401 with a `WWW-Authenticate` challenge
+when the caller must (re)authenticate, `DENIED` when an authenticated caller may not do it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from shipshape.auth.tokens import (
+    GrantedAccess,
+    TokenIssuer,
+    VerifiedToken,
+    bearer_challenge,
+    challenge_scope,
+    parse_scope,
+)
+from shipshape.domain.access import Action, Anonymous, AuditEvent, Credential, Principal
+from shipshape.domain.errors import Denied, Unauthorized
+from shipshape.ports import AccessStore, Clock
+from shipshape.services.authentication import Authenticator
+from shipshape.services.authorization import Authorizer
+
+TOKEN_LIFETIME_SECONDS = 300
+SERVICE = "shipshape"
+ANONYMOUS = "anonymous"  # the subject of tokens issued to callers who sent no credentials
+
+# The action each route needs on the repository in its URL. Routes not listed need only a known caller.
+ROUTE_ACTIONS: dict[str, Action] = {
+    "manifest_get": Action.PULL,
+    "manifest_put": Action.PUSH,
+    "manifest_delete": Action.DELETE,
+    "tags": Action.PULL,
+    "referrers": Action.PULL,
+    "blob_get": Action.PULL,
+    "blob_head": Action.PULL,
+    "blob_delete": Action.DELETE,
+    "upload_start": Action.PUSH,
+    "upload_patch": Action.PUSH,
+    "upload_finish": Action.PUSH,
+    "upload_status": Action.PUSH,
+    "upload_cancel": Action.PUSH,
+}
+# Writes that leave a line in the audit trail.
+AUDITED_ROUTES = {"manifest_put": "manifest.push", "manifest_delete": "manifest.delete", "blob_delete": "blob.delete"}
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who sent a request: a principal proven by Basic credentials, or the holder of a bearer token."""
+
+    principal: Principal
+    token: VerifiedToken | None = None
+
+    @property
+    def name(self) -> str:
+        return str(getattr(self.principal, "username", None) or ANONYMOUS)
+
+
+@dataclass(frozen=True, slots=True)
+class AccessControl:
+    authenticator: Authenticator
+    authorizer: Authorizer
+    tokens: TokenIssuer
+    store: AccessStore
+    clock: Clock
+    public_url: str | None
+
+    def realm(self, request: web.Request) -> str:
+        base = self.public_url or f"{request.scheme}://{request.host}"
+        return f"{base.rstrip('/')}/auth/token"
+
+    async def caller(self, request: web.Request) -> Caller:
+        header = request.headers.get("Authorization", "")
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "basic":
+            username, secret = _basic(value)
+            return Caller(await self.authenticator.basic(username, secret, request.remote))
+        if scheme.lower() == "bearer":
+            token = self.tokens.verify(value.strip(), SERVICE, self.clock.now())
+            if token.subject == ANONYMOUS:
+                return Caller(Anonymous(), token)
+            principal = await self.authenticator.principal(token.subject)
+            if principal is None:
+                raise Unauthorized("the token's owner no longer exists: log in again")
+            return Caller(principal, token)
+        if header:
+            raise Unauthorized("unsupported Authorization scheme: use Basic or Bearer")
+        return Caller(Anonymous())
+
+    async def check(self, caller: Caller, path: str, action: Action) -> None:
+        """Raise unless `caller` may take `action` on `path`."""
+        if caller.token is not None:
+            if action in caller.token.actions_for(path):
+                return
+            if action in await self.authorizer.actions(caller.principal, path):
+                # Allowed, but this token was not issued for it: the client must fetch one that is.
+                raise Unauthorized(f"token does not grant {action} on {path}: request a token with that scope")
+        await self.authorizer.require(caller.principal, path, action)
+
+    async def may_pull(self, caller: Caller, path: str) -> bool:
+        try:
+            await self.check(caller, path, Action.PULL)
+        except (Unauthorized, Denied):
+            return False
+        return True
+
+
+ACCESS = web.AppKey("access_control", AccessControl)
+CALLER = web.RequestKey("caller", Caller)
+
+
+def caller_of(request: web.Request) -> Caller:
+    return request.get(CALLER) or Caller(Anonymous())
+
+
+def pull_check(request: web.Request) -> Callable[[str], Awaitable[bool]]:
+    """Whether this request's caller may pull a repository (everyone may when access control is off)."""
+    access, caller = request.app.get(ACCESS), caller_of(request)
+
+    async def may_pull(path: str) -> bool:
+        return access is None or await access.may_pull(caller, path)
+
+    return may_pull
+
+
+@web.middleware
+async def oci_access(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Authenticate `/v2/` requests and enforce the route's action; challenge or refuse otherwise."""
+    access = request.app.get(ACCESS)
+    if access is None or not request.path.startswith("/v2"):
+        return await handler(request)
+    route = request.match_info.route.name or ""
+    path = request.match_info.get("name")
+    action = ROUTE_ACTIONS.get(route)
+    try:
+        caller = await access.caller(request)
+        if path is not None and action is not None:
+            await access.check(caller, path, action)
+        elif isinstance(caller.principal, Anonymous) and caller.token is None:
+            raise Unauthorized("authentication required: log in with a member or credential")
+    except Unauthorized as error:
+        return _challenge(request, access, error, path, action)
+    except Denied as error:
+        if route in AUDITED_ROUTES and path is not None:
+            await _audit(access, request, caller, route, path, "denied")
+        raise error from None
+    request[CALLER] = caller
+    response = await handler(request)
+    if route in AUDITED_ROUTES and path is not None and response.status < 300:
+        await _audit(access, request, caller, route, path, "success")
+    return response
+
+
+async def token_endpoint(request: web.Request) -> web.Response:
+    """The Docker token flow: Basic credentials (or none, for public pulls) in, a signed JWT with the granted
+    subset of the requested scopes out."""
+    access = request.app[ACCESS]
+    try:
+        caller = await access.caller(request)
+    except Unauthorized as error:
+        return _challenge(request, access, error, None, None)
+    granted: list[GrantedAccess] = []
+    for requested in parse_scope(request.query.getall("scope", [])):
+        if requested.type != "repository":
+            continue
+        allowed = await access.authorizer.actions(caller.principal, requested.name)
+        actions = sorted(a for a in requested.actions if a in allowed)
+        granted.append(GrantedAccess(type="repository", name=requested.name, actions=actions))
+    now = access.clock.now()
+    token = access.tokens.issue(caller.name, granted, SERVICE, now)
+    body = {"token": token, "access_token": token, "expires_in": TOKEN_LIFETIME_SECONDS, "issued_at": now.isoformat()}
+    return web.json_response(body)
+
+
+def _challenge(
+    request: web.Request, access: AccessControl, error: Unauthorized, path: str | None, action: Action | None
+) -> web.Response:
+    from shipshape.api.errors import error_response
+
+    scope = challenge_scope(path, [action]) if path is not None and action is not None else None
+    response = error_response("UNAUTHORIZED", 401, error.message)
+    response.headers["WWW-Authenticate"] = bearer_challenge(access.realm(request), SERVICE, scope)
+    return response
+
+
+async def _audit(
+    access: AccessControl, request: web.Request, caller: Caller, route: str, path: str, result: str
+) -> None:
+    registry = path.partition("/")[0]
+    reference = request.match_info.get("reference") or request.match_info.get("digest") or ""
+    principal = caller.principal
+    await access.store.record_audit(
+        AuditEvent(
+            time=access.clock.now(),
+            account=getattr(principal, "account", None),
+            actor=caller.name,
+            action=AUDITED_ROUTES[route],
+            target=f"{path}@{reference}" if reference.startswith("sha") else f"{path}:{reference}",
+            result=result,
+            remote=request.remote,
+            credential=principal.username if isinstance(principal, Credential) else None,
+            registry=registry,
+        )
+    )
+
+
+def _basic(value: str) -> tuple[str, str]:
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise Unauthorized("malformed Basic credentials") from None
+    username, sep, secret = decoded.partition(":")
+    if not sep or not username:
+        raise Unauthorized("malformed Basic credentials: expected username:secret")
+    return username, secret

@@ -1,0 +1,230 @@
+"""`SqlAccessStore`: the `AccessStore` port on SQLite or PostgreSQL, with blocking SQL kept off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import TypeVar
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+
+from shipshape.domain.access import Account, AuditEvent, Credential, Member, Registry
+from shipshape.metadata import accounts, audit, credentials, logins, members, registries
+from shipshape.metadata.engine import (
+    SQLITE_BUSY_TIMEOUT_MS,
+    database_url,
+    is_retryable,
+    postgres_engine,
+    sqlite_engine,
+)
+
+T = TypeVar("T")
+
+# A transaction PostgreSQL aborted as a deadlock victim is run again this many times in all.
+_WRITE_ATTEMPTS = 3
+
+
+class SqlAccessStore:
+    """Accounts, registries, members, credentials, failed logins and the audit trail, in the metadata database.
+
+    Every query runs in a thread pool, writes in their own (a SQLite writer may wait seconds for another process's
+    lock). None is on the path of every request: services cache what they read (see `services.authentication`).
+    """
+
+    def __init__(self, *, writer: Engine, reader: Engine, write_threads: int, read_threads: int) -> None:
+        self._writer = writer
+        self._reader = reader
+        self._writes = ThreadPoolExecutor(write_threads, thread_name_prefix="access-write")
+        self._reads = ThreadPoolExecutor(read_threads, thread_name_prefix="access-read")
+
+    # Accounts
+
+    async def create_account(self, account: Account) -> None:
+        _require_aware(account.created_at)
+        await self._write(lambda connection: accounts.create(connection, account))
+
+    async def get_account(self, name: str) -> Account | None:
+        return await self._read(lambda connection: accounts.get(connection, name))
+
+    async def list_accounts(self) -> list[Account]:
+        return await self._read(accounts.list_all)
+
+    # Registries
+
+    async def create_registry(self, registry: Registry, now: datetime) -> None:
+        _require_aware(now)
+        await self._write(lambda connection: registries.create(connection, registry, now))
+
+    async def get_registry(self, name: str) -> Registry | None:
+        return await self._read(lambda connection: registries.get(connection, name))
+
+    async def list_registries(self, account: str | None) -> list[Registry]:
+        return await self._read(lambda connection: registries.list_by_name(connection, account))
+
+    async def delete_registry(self, name: str) -> None:
+        await self._write(lambda connection: registries.remove(connection, name))
+
+    # Members
+
+    async def add_member(self, member: Member, password_hash: str, now: datetime) -> None:
+        _require_aware(now)
+        await self._write(lambda connection: members.add(connection, member, password_hash, now))
+
+    async def get_member(self, username: str) -> tuple[Member, str] | None:
+        return await self._read(lambda connection: members.get(connection, username))
+
+    async def set_member_password(self, username: str, password_hash: str) -> None:
+        await self._write(lambda connection: members.set_password(connection, username, password_hash))
+
+    async def list_members(self, account: str) -> list[Member]:
+        return await self._read(lambda connection: members.list_by_username(connection, account))
+
+    async def remove_member(self, account: str, username: str) -> None:
+        await self._write(lambda connection: members.remove(connection, account, username))
+
+    # Credentials
+
+    async def create_credential(self, credential: Credential) -> None:
+        _require_aware_credential(credential)
+        await self._write(lambda connection: credentials.create(connection, credential))
+
+    async def get_credential(self, username: str) -> Credential | None:
+        return await self._read(lambda connection: credentials.get(connection, username))
+
+    async def find_credential_by_secret(self, sha256: str) -> Credential | None:
+        """The credential one of whose secrets hashes to `sha256` (hex), valid or not: the caller checks validity."""
+        return await self._read(lambda connection: credentials.by_secret(connection, sha256))
+
+    async def list_credentials(self, account: str) -> list[Credential]:
+        return await self._read(lambda connection: credentials.list_by_username(connection, account))
+
+    async def save_credential(self, credential: Credential) -> None:
+        """Replace the stored secrets, revocation and last-used time of an existing credential, in one transaction.
+
+        Raises `NameUnknown` if there is no credential of that username, `Conflict` if a secret hash is already
+        stored. The other fields of `credential` are ignored.
+        """
+        _require_aware_credential(credential)
+        await self._write(lambda connection: credentials.save(connection, credential))
+
+    async def record_credential_use(self, username: str, now: datetime) -> None:
+        """Move the credential's last-used time forward to `now`, touching nothing else.
+
+        Unlike `save_credential` with a changed `last_used_at`, this cannot undo a rotate, reset or revoke that
+        committed after the credential was read.
+        """
+        _require_aware(now)
+        await self._write(lambda connection: credentials.record_use(connection, username, now))
+
+    # Failed logins
+
+    async def record_login_failure(self, identity: str, remote: str | None, now: datetime) -> None:
+        _require_aware(now)
+        await self._write(lambda connection: logins.record(connection, identity, remote, now))
+
+    async def login_failures_since(self, identity: str, remote: str | None, since: datetime) -> tuple[int, int]:
+        """Failures at or after `since` for this identity, and from this client address (0 when `remote` is None)."""
+        _require_aware(since)
+        return await self._read(lambda connection: logins.count_since(connection, identity, remote, since))
+
+    async def clear_login_failures(self, identity: str) -> None:
+        """Reset the count of `identity`; its failures still count against the addresses they came from."""
+        await self._write(lambda connection: logins.clear(connection, identity))
+
+    async def forget_login_failures_before(self, before: datetime) -> int:
+        """Delete failures older than `before` (no window counts them any more); return how many."""
+        _require_aware(before)
+        return await self._write(lambda connection: logins.forget_before(connection, before))
+
+    # Audit
+
+    async def record_audit(self, event: AuditEvent) -> None:
+        _require_aware(event.time)
+        await self._write(lambda connection: audit.record(connection, event))
+
+    async def audit_events(
+        self, account: str | None, registry: str | None, since: datetime | None, limit: int
+    ) -> list[AuditEvent]:
+        """Newest first; events of equal time in the reverse of the order they were recorded."""
+        if since is not None:
+            _require_aware(since)
+        return await self._read(lambda connection: audit.newest_first(connection, account, registry, since, limit))
+
+    async def close(self) -> None:
+        """Finish the queries in flight, then close every connection."""
+        await asyncio.to_thread(self._close)
+
+    def _close(self) -> None:
+        self._writes.shutdown(wait=True)
+        self._reads.shutdown(wait=True)
+        self._writer.dispose()
+        self._reader.dispose()
+
+    async def _read(self, query: Callable[[Connection], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._reads, _run, self._reader, query)
+
+    async def _write(self, change: Callable[[Connection], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._writes, _transact, self._writer, change)
+
+
+def _require_aware(moment: datetime) -> None:
+    # Caught here, on the caller's stack: SQLAlchemy would report it wrapped in a StatementError from a thread.
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"naive datetime {moment.isoformat()}: pass a timezone-aware time such as Clock.now()")
+
+
+def _require_aware_credential(credential: Credential) -> None:
+    moments: Iterable[datetime | None] = (
+        credential.expires_at,
+        credential.created_at,
+        credential.last_used_at,
+        credential.revoked_at,
+        *(secret.valid_until for secret in credential.secrets),
+    )
+    for moment in moments:
+        if moment is not None:
+            _require_aware(moment)
+
+
+def _run(engine: Engine, query: Callable[[Connection], T]) -> T:
+    with engine.connect() as connection:
+        return query(connection)
+
+
+def _transact(engine: Engine, change: Callable[[Connection], T]) -> T:
+    attempt = 1
+    while True:
+        try:
+            with engine.begin() as connection:
+                return change(connection)
+        except DBAPIError as error:
+            if attempt >= _WRITE_ATTEMPTS or not is_retryable(error):
+                raise
+            attempt += 1
+
+
+def open_access_store(url: str, *, threads: int = 2) -> SqlAccessStore:
+    """A store on `url` (`sqlite:///path` or `postgresql://…`), the metadata database `migrate(url)` has brought
+    to the current schema.
+
+    Its connections are its own, apart from `SqlMetadataStore`'s: access queries are few (logins are cached) and
+    must not queue behind pushes. On PostgreSQL it holds up to `2 * threads` connections for writes and as many
+    for reads; on SQLite one writer, which waits for other writers through SQLite's busy timeout.
+    """
+    parsed = database_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        return SqlAccessStore(
+            writer=postgres_engine(parsed, autocommit=False, pool_size=threads),
+            reader=postgres_engine(parsed, autocommit=True, pool_size=threads),
+            write_threads=threads,
+            read_threads=threads,
+        )
+    return SqlAccessStore(
+        writer=sqlite_engine(parsed, begin="BEGIN IMMEDIATE", busy_timeout_ms=SQLITE_BUSY_TIMEOUT_MS, pool_size=1),
+        reader=sqlite_engine(parsed, begin=None, busy_timeout_ms=SQLITE_BUSY_TIMEOUT_MS, pool_size=threads),
+        write_threads=1,
+        read_threads=threads,
+    )

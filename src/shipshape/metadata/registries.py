@@ -1,0 +1,93 @@
+"""SQL for registries: the first path component of every repository, owned by one account, in one environment.
+
+Not to be confused with `repositories`, which records the repositories themselves (`acme-prod/web/api`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, exists, or_, select
+
+from shipshape.domain.access import Environment, Registry
+from shipshape.domain.errors import Conflict, NameUnknown
+from shipshape.metadata import accounts, conflicts, tables
+from shipshape.metadata.tables import manifests, registries, repository_blobs
+
+_COLUMNS = (registries.c.name, tables.accounts.c.name, registries.c.environment, registries.c.public)
+_SELECT = select(*_COLUMNS).join_from(registries, tables.accounts, tables.accounts.c.id == registries.c.account_id)
+# As `repositories.holds_content`: a repository row outlives its content and counts only while it holds some.
+_HOLDS_CONTENT = or_(
+    exists().where(manifests.c.repository_id == tables.repositories.c.id),
+    exists().where(repository_blobs.c.repository_id == tables.repositories.c.id),
+)
+
+
+def create(connection: Connection, registry: Registry, now: datetime) -> None:
+    """Record a new registry; raise `NameUnknown` for an unknown account, `Conflict` if the name is taken."""
+    account_id = accounts.require_id(connection, registry.account)
+    inserted = connection.execute(
+        conflicts.insert(connection, registries)
+        .values(
+            name=registry.name,
+            account_id=account_id,
+            environment=registry.environment.value,
+            public=registry.public,
+            created_at=now,
+        )
+        .on_conflict_do_nothing()
+        .returning(registries.c.id)
+    ).scalar_one_or_none()
+    if inserted is None:
+        raise Conflict(
+            f"registry {registry.name!r} already exists: registry names are unique on the server, choose another",
+            detail={"registry": registry.name},
+        )
+
+
+def get(connection: Connection, name: str) -> Registry | None:
+    row = connection.execute(_SELECT.where(registries.c.name == name)).first()
+    return None if row is None else _registry(row)
+
+
+def list_by_name(connection: Connection, account: str | None) -> list[Registry]:
+    """Registries of `account` (every account's when None), by name in byte order."""
+    statement = _SELECT.order_by(registries.c.name)
+    if account is not None:
+        statement = statement.where(tables.accounts.c.name == account)
+    return [_registry(row) for row in connection.execute(statement)]
+
+
+def remove(connection: Connection, name: str) -> None:
+    """Delete the registry; raise `NameUnknown` if absent and `Conflict` while a repository in it holds content."""
+    # Delete first, check after, as the other deletes do: raising rolls the delete back.
+    deleted = connection.execute(delete(registries).where(registries.c.name == name)).rowcount
+    if not deleted:
+        raise NameUnknown(f"registry {name!r} does not exist", detail={"registry": name})
+    occupied = first_repository(connection, name)
+    if occupied is not None:
+        raise Conflict(
+            f"registry {name!r} still holds repository {occupied!r}: delete its images first, then the registry",
+            detail={"registry": name, "repository": occupied},
+        )
+
+
+def first_repository(connection: Connection, registry: str) -> str | None:
+    """The first repository (in byte order) of `registry` holding content: `registry` itself or `registry/…`."""
+    # A range rather than LIKE: registry names may contain `_`, a LIKE wildcard, and a range uses the name's index
+    # on both databases. Every name starting with `registry/` sorts between `registry/` and `registry0` ('/' + 1).
+    in_registry = or_(
+        tables.repositories.c.name == registry,
+        and_(tables.repositories.c.name >= f"{registry}/", tables.repositories.c.name < f"{registry}0"),
+    )
+    name = tables.repositories.c.name
+    return connection.execute(
+        select(name).where(in_registry, _HOLDS_CONTENT).order_by(name).limit(1)
+    ).scalar_one_or_none()
+
+
+def _registry(row: Sequence[Any]) -> Registry:
+    name, account, environment, public = row
+    return Registry(name=name, account=account, environment=Environment(environment), public=bool(public))

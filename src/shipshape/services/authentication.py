@@ -1,0 +1,140 @@
+"""Who is calling: Basic credentials (members' passwords, machine secrets) and bearer tokens, with lockout.
+
+Verifying a member's password costs an Argon2id hash, and a machine secret a database lookup; neither belongs on
+every request. A verified login is remembered briefly (keyed by a hash of what was sent, never the secret itself);
+a reset or revoke in this process forgets it at once, other processes within `cache_ttl`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from shipshape.auth.passwords import verify_password, verify_unknown_user
+from shipshape.domain import credentials as lifecycle
+from shipshape.domain.access import AuditEvent, Credential, Member, Principal
+from shipshape.domain.errors import LoginLocked, Unauthorized
+from shipshape.domain.secrets import is_well_formed, secret_sha256
+from shipshape.ports import AccessStore, Clock
+
+INVALID = "invalid username or password"
+
+
+@dataclass(frozen=True, slots=True)
+class LoginPolicy:
+    """How failed logins are slowed and then locked out."""
+
+    max_failures_per_identity: int = 10
+    max_failures_per_address: int = 50
+    window: timedelta = timedelta(minutes=15)
+    slowdown_step: float = 0.05  # seconds, doubled with every recent failure
+    slowdown_cap: float = 2.0
+    cache_ttl: timedelta = timedelta(seconds=10)
+    last_used_resolution: timedelta = timedelta(minutes=1)
+
+
+@dataclass(slots=True)
+class _Verified:
+    principal: Member | Credential
+    until: datetime
+
+
+class Authenticator:
+    def __init__(self, store: AccessStore, clock: Clock, policy: LoginPolicy | None = None) -> None:
+        self._store = store
+        self._clock = clock
+        self._policy = policy or LoginPolicy()
+        self._cache: dict[str, _Verified] = {}  # by a hash of username and secret
+        self._subjects: dict[str, _Verified] = {}  # by username, for bearer tokens
+
+    async def basic(self, username: str, secret: str, remote: str | None) -> Member | Credential:
+        """The member or credential that `username`/`secret` prove; raises `Unauthorized` or `LoginLocked`."""
+        now = self._clock.now()
+        key = _cache_key(username, secret)
+        cached = self._cache.get(key)
+        if cached is not None and cached.until > now:
+            return cached.principal
+        await self._refuse_if_locked(username, remote, now)
+        try:
+            principal = await self._verify(username, secret, now)
+        except Unauthorized:
+            await self._failed(username, remote, now)
+            raise
+        await self._store.clear_login_failures(username)
+        self._cache[key] = _Verified(principal, now + self._policy.cache_ttl)
+        await self._store.record_audit(
+            AuditEvent(now, principal.account, username, "login", username, "success", remote,
+                       credential=username if isinstance(principal, Credential) else None)
+        )  # fmt: skip
+        return principal
+
+    async def principal(self, username: str) -> Member | Credential | None:
+        """The member or live credential named `username` (a bearer token's subject), or None."""
+        now = self._clock.now()
+        cached = self._subjects.get(username)
+        if cached is not None and cached.until > now:
+            return cached.principal
+        credential = await self._store.get_credential(username)
+        principal: Member | Credential | None
+        if credential is not None:
+            alive = credential.revoked_at is None and credential.expires_at > now
+            principal = credential if alive else None
+        else:
+            found = await self._store.get_member(username)
+            principal = found[0] if found else None
+        if principal is not None:
+            self._subjects[username] = _Verified(principal, now + self._policy.cache_ttl)
+        return principal
+
+    def forget(self, username: str) -> None:
+        """Drop cached logins of `username` (after a reset, revoke or password change)."""
+        for key in [k for k, v in self._cache.items() if _username(v.principal) == username]:
+            del self._cache[key]
+        self._subjects.pop(username, None)
+
+    async def _verify(self, username: str, secret: str, now: datetime) -> Member | Credential:
+        if is_well_formed(secret):
+            credential = await self._store.get_credential(username)
+            if credential is None:
+                raise Unauthorized(INVALID)
+            lifecycle.verify(credential, secret_sha256(secret), now)
+            if credential.last_used_at is None or now - credential.last_used_at >= self._policy.last_used_resolution:
+                credential = replace(credential, last_used_at=now)
+                await self._store.save_credential(credential)
+            return credential
+        found = await self._store.get_member(username)
+        if found is None:
+            # Spend what a real check costs, so response times do not reveal which usernames exist.
+            await asyncio.to_thread(verify_unknown_user, secret)
+            raise Unauthorized(INVALID)
+        member, password_hash = found
+        if not await asyncio.to_thread(verify_password, password_hash, secret):
+            raise Unauthorized(INVALID)
+        return member
+
+    async def _refuse_if_locked(self, username: str, remote: str | None, now: datetime) -> None:
+        by_identity, by_address = await self._store.login_failures_since(username, remote, now - self._policy.window)
+        if by_identity >= self._policy.max_failures_per_identity or by_address >= self._policy.max_failures_per_address:
+            await self._store.record_audit(AuditEvent(now, None, username, "login", username, "locked", remote))
+            minutes = int(self._policy.window.total_seconds() // 60)
+            raise LoginLocked(
+                f"too many failed logins for {username!r} or from this address: try again in {minutes} minutes,"
+                " or ask an administrator to reset the credential"
+            )
+
+    async def _failed(self, username: str, remote: str | None, now: datetime) -> None:
+        await self._store.record_login_failure(username, remote, now)
+        await self._store.record_audit(AuditEvent(now, None, username, "login", username, "failure", remote))
+        recent, _ = await self._store.login_failures_since(username, remote, now - self._policy.window)
+        # Slow down guessing: each recent failure doubles the wait before the refusal is sent.
+        await asyncio.sleep(min(self._policy.slowdown_step * 2 ** max(recent - 1, 0), self._policy.slowdown_cap))
+
+
+def _cache_key(username: str, secret: str) -> str:
+    return hashlib.sha256(f"{username}\0{secret}".encode()).hexdigest()
+
+
+def _username(principal: Principal) -> str | None:
+    return getattr(principal, "username", None)

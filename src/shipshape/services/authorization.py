@@ -1,0 +1,62 @@
+"""What a caller may do to a repository: the registry's owner, visibility and the caller's role or scopes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from shipshape.domain.access import Action, Anonymous, Principal, Registry, allowed_actions, split_repository
+from shipshape.domain.errors import Denied, NameUnknown, Unauthorized
+from shipshape.ports import AccessStore, Clock
+
+
+@dataclass(slots=True)
+class _CachedRegistry:
+    registry: Registry | None
+    until: datetime
+
+
+class Authorizer:
+    """Answers "may this principal do that here?"; registries are cached briefly (they rarely change)."""
+
+    def __init__(self, store: AccessStore, clock: Clock, cache_ttl: timedelta = timedelta(seconds=5)) -> None:
+        self._store = store
+        self._clock = clock
+        self._ttl = cache_ttl
+        self._registries: dict[str, _CachedRegistry] = {}
+
+    async def registry(self, name: str) -> Registry | None:
+        now = self._clock.now()
+        cached = self._registries.get(name)
+        if cached is not None and cached.until > now:
+            return cached.registry
+        registry = await self._store.get_registry(name)
+        if registry is not None:  # a missing registry is not remembered: it may be created any moment
+            self._registries[name] = _CachedRegistry(registry, now + self._ttl)
+        return registry
+
+    def forget(self, name: str) -> None:
+        self._registries.pop(name, None)
+
+    async def actions(self, principal: Principal, path: str) -> frozenset[Action]:
+        """The actions `principal` may take on the repository at `path` (`registry/repository`)."""
+        registry_name, repository = split_repository(path)
+        registry = await self.registry(registry_name)
+        if registry is None:
+            return frozenset()
+        return allowed_actions(principal, registry, repository)
+
+    async def require(self, principal: Principal, path: str, action: Action) -> None:
+        """Raise unless `principal` may take `action` on `path`; the error says what to do instead."""
+        if action in await self.actions(principal, path):
+            return
+        if isinstance(principal, Anonymous):
+            raise Unauthorized(f"authentication required to {action} {path}: log in with a member or credential")
+        registry_name, _ = split_repository(path)
+        if await self.registry(registry_name) is None:
+            raise NameUnknown(
+                f"registry {registry_name!r} does not exist: create it first with"
+                f" `shipshape registry create {registry_name} --environment development|staging|production`"
+            )
+        who = getattr(principal, "username", "caller")
+        raise Denied(f"{who} may not {action} {path}: ask an administrator for a credential with {action} on it")
