@@ -15,11 +15,10 @@ from datetime import datetime, timedelta
 from shipshape.auth.passwords import verify_password, verify_unknown_user
 from shipshape.domain import credentials as lifecycle
 from shipshape.domain.access import AuditEvent, Credential, Member, Principal
+from shipshape.domain.credentials import INVALID_LOGIN
 from shipshape.domain.errors import LoginLocked, Unauthorized
 from shipshape.domain.secrets import is_well_formed, secret_sha256
 from shipshape.ports import AccessStore, Clock
-
-INVALID = "invalid username or password"
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +97,7 @@ class Authenticator:
         if is_well_formed(secret):
             credential = await self._store.get_credential(username)
             if credential is None:
-                raise Unauthorized(INVALID)
+                raise Unauthorized(INVALID_LOGIN)
             lifecycle.verify(credential, secret_sha256(secret), now)
             if credential.last_used_at is None or now - credential.last_used_at >= self._policy.last_used_resolution:
                 credential = replace(credential, last_used_at=now)
@@ -108,10 +107,10 @@ class Authenticator:
         if found is None:
             # Spend what a real check costs, so response times do not reveal which usernames exist.
             await asyncio.to_thread(verify_unknown_user, secret)
-            raise Unauthorized(INVALID)
+            raise Unauthorized(INVALID_LOGIN)
         member, password_hash = found
         if not await asyncio.to_thread(verify_password, password_hash, secret):
-            raise Unauthorized(INVALID)
+            raise Unauthorized(INVALID_LOGIN)
         return member
 
     async def _refuse_if_locked(self, username: str, remote: str | None, now: datetime) -> None:
