@@ -35,7 +35,7 @@ NOW = datetime.now(UTC)
 
 @dataclass
 class Secured:
-    client: TestClient
+    client: TestClient  # type: ignore[type-arg]
     dev_ci: dict[str, str]  # Authorization headers
     dev_pull: dict[str, str]
     prod_ci: dict[str, str]
@@ -78,22 +78,24 @@ async def secured(tmp_path: Path) -> AsyncIterator[Secured]:
         await client.close()
 
 
-async def push_image(client: TestClient, name: str, tag: str, auth: dict[str, str]) -> str:
-    config = b'{"os":"linux"}'
-    for blob in (config, b"layer of " + name.encode()):
+async def push_image(client: TestClient, name: str, tag: str, auth: dict[str, str]) -> str:  # type: ignore[type-arg]
+    config, layer = b'{"os":"linux"}', b"layer of " + name.encode()
+    for blob in (config, layer):
         response = await client.post(f"/v2/{name}/blobs/uploads/?digest={digest_of(blob)}", data=blob, headers=auth)
         assert response.status == 201, await response.text()
-    manifest = json.dumps({
-        "schemaVersion": 2, "mediaType": mt.OCI_MANIFEST,
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": digest_of(config), "size": len(config)},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": digest_of(b"layer of " + name.encode()),
-                    "size": len(b"layer of " + name.encode())}],
-    }).encode()  # fmt: skip
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": mt.OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": digest_of(config), "size": 14},
+        "layers": [
+            {"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": digest_of(layer), "size": len(layer)}
+        ],
+    }
     response = await client.put(
-        f"/v2/{name}/manifests/{tag}", data=manifest, headers={**auth, "Content-Type": mt.OCI_MANIFEST}
+        f"/v2/{name}/manifests/{tag}", data=json.dumps(manifest), headers={**auth, "Content-Type": mt.OCI_MANIFEST}
     )
     assert response.status == 201, await response.text()
-    return digest_of(b"layer of " + name.encode())
+    return digest_of(layer)
 
 
 async def test_unauthenticated_request_gets_a_bearer_challenge(secured: Secured) -> None:
