@@ -213,7 +213,15 @@ class AccessStore(Protocol):
     async def list_credentials(self, account: str) -> list[Credential]: ...
 
     async def save_credential(self, credential: Credential) -> None:
-        """Replace the stored secrets, revocation and last-used time of an existing credential."""
+        """Replace the stored secrets, expiry, revocation and last-used time of an existing credential."""
+        ...
+
+    async def record_credential_use(self, username: str, now: datetime) -> None:
+        """Move the last-used time forward to `now`, touching nothing else (so it cannot undo a revoke)."""
+        ...
+
+    async def forget_login_failures_before(self, before: datetime) -> int:
+        """Delete failed logins older than `before`; returns how many."""
         ...
 
     async def record_login_failure(self, identity: str, remote: str | None, now: datetime) -> None: ...

@@ -660,7 +660,7 @@ async def test_list_credentials_of_an_account_sorted_by_username_each_with_its_o
     assert await access_store.list_credentials("nobody") == []
 
 
-async def test_save_credential_replaces_secrets_revocation_and_last_use(access_store: AccessStore) -> None:
+async def test_save_credential_replaces_secrets_expiry_revocation_and_last_use(access_store: AccessStore) -> None:
     await seed(access_store)
     created = credential(secrets=(SecretHash(sha256_of("first")),))
     await access_store.create_credential(created)
@@ -669,6 +669,7 @@ async def test_save_credential_replaces_secrets_revocation_and_last_use(access_s
         created,
         secrets=(SecretHash(sha256_of("second")), SecretHash(sha256_of("first"), valid_until=NOW + timedelta(hours=1))),
         last_used_at=NOW + timedelta(minutes=1),
+        expires_at=NOW + timedelta(days=365),  # rotating may renew the credential
     )
 
     await access_store.save_credential(rotated)
@@ -692,7 +693,7 @@ async def test_save_credential_ignores_the_fields_it_does_not_replace(access_sto
             account="beta",
             kind=CredentialKind.PULL,
             scopes=(),
-            expires_at=NOW + timedelta(days=1000),
+            created_at=NOW - timedelta(days=1000),
             created_by="mallory",
             revoked_at=NOW,
         )

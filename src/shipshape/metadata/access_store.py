@@ -102,10 +102,11 @@ class SqlAccessStore:
         return await self._read(lambda connection: credentials.list_by_username(connection, account))
 
     async def save_credential(self, credential: Credential) -> None:
-        """Replace the stored secrets, revocation and last-used time of an existing credential, in one transaction.
+        """Replace the stored secrets, expiry, revocation and last-used time of an existing credential, atomically.
 
-        Raises `NameUnknown` if there is no credential of that username, `Conflict` if a secret hash is already
-        stored. The other fields of `credential` are ignored.
+        The expiry too, because rotating or resetting may renew it (`domain.credentials.rotate`). Raises
+        `NameUnknown` if there is no credential of that username, `Conflict` if a secret hash is already stored.
+        The other fields of `credential` (name, account, kind, scopes, creation) are ignored.
         """
         _require_aware_credential(credential)
         await self._write(lambda connection: credentials.save(connection, credential))

@@ -105,7 +105,7 @@ def list_by_username(connection: Connection, account: str) -> list[Credential]:
 
 
 def save(connection: Connection, credential: Credential) -> None:
-    """Replace the secrets, revocation and last-used time of the stored credential of that username."""
+    """Replace the secrets, expiry, revocation and last-used time of the stored credential of that username."""
     credential_id = connection.execute(
         select(credentials.c.id).where(credentials.c.username == credential.username).with_for_update()
     ).scalar_one_or_none()
@@ -116,7 +116,11 @@ def save(connection: Connection, credential: Credential) -> None:
     connection.execute(
         update(credentials)
         .where(credentials.c.id == credential_id)
-        .values(revoked_at=credential.revoked_at, last_used_at=credential.last_used_at)
+        .values(
+            expires_at=credential.expires_at,
+            revoked_at=credential.revoked_at,
+            last_used_at=credential.last_used_at,
+        )
     )
     connection.execute(delete(credential_secrets).where(credential_secrets.c.credential_id == credential_id))
     _insert_secrets(connection, credential_id, credential)

@@ -66,7 +66,7 @@ def remove(connection: Connection, name: str) -> None:
     deleted = connection.execute(delete(registries).where(registries.c.name == name)).rowcount
     if not deleted:
         raise NameUnknown(f"registry {name!r} does not exist", detail={"registry": name})
-    occupied = first_repository(connection, name)
+    occupied = _first_repository(connection, name)
     if occupied is not None:
         raise Conflict(
             f"registry {name!r} still holds repository {occupied!r}: delete its images first, then the registry",
@@ -74,15 +74,12 @@ def remove(connection: Connection, name: str) -> None:
         )
 
 
-def first_repository(connection: Connection, registry: str) -> str | None:
+def _first_repository(connection: Connection, registry: str) -> str | None:
     """The first repository (in byte order) of `registry` holding content: `registry` itself or `registry/…`."""
+    name = tables.repositories.c.name
     # A range rather than LIKE: registry names may contain `_`, a LIKE wildcard, and a range uses the name's index
     # on both databases. Every name starting with `registry/` sorts between `registry/` and `registry0` ('/' + 1).
-    in_registry = or_(
-        tables.repositories.c.name == registry,
-        and_(tables.repositories.c.name >= f"{registry}/", tables.repositories.c.name < f"{registry}0"),
-    )
-    name = tables.repositories.c.name
+    in_registry = or_(name == registry, and_(name >= f"{registry}/", name < f"{registry}0"))
     return connection.execute(
         select(name).where(in_registry, _HOLDS_CONTENT).order_by(name).limit(1)
     ).scalar_one_or_none()

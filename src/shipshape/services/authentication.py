@@ -100,8 +100,8 @@ class Authenticator:
                 raise Unauthorized(INVALID_LOGIN)
             lifecycle.verify(credential, secret_sha256(secret), now)
             if credential.last_used_at is None or now - credential.last_used_at >= self._policy.last_used_resolution:
+                await self._store.record_credential_use(username, now)
                 credential = replace(credential, last_used_at=now)
-                await self._store.save_credential(credential)
             return credential
         found = await self._store.get_member(username)
         if found is None:
