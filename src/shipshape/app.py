@@ -11,8 +11,8 @@ import os
 import shutil
 import signal
 import ssl
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from aiohttp import web
@@ -40,6 +40,7 @@ from shipshape.storage.filesystem import FilesystemBlobStore
 log = logging.getLogger("shipshape")
 
 ADMIN_PASSWORD_ENV = "SHIPSHAPE_ADMIN_PASSWORD"
+FAILED_LOGIN_MEMORY = timedelta(days=1)  # longer than any lockout window
 _PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
 API_VERSION_HEADER = ("Docker-Distribution-API-Version", "registry/2.0")
 
@@ -76,6 +77,13 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
             public_url=settings.public_url,
         )
         app.router.add_get("/auth/token", token_endpoint, name="token")
+        app.cleanup_ctx.append(
+            _every(
+                3600,
+                "forgot old failed logins",
+                lambda: access_store.forget_login_failures_before(clock.now() - FAILED_LOGIN_MEMORY),
+            )
+        )
         app.cleanup_ctx.append(_close_on_exit(access_store))
     app.router.add_get("/healthz", healthz, name="healthz")
     app.router.add_get("/metrics", metrics.handle, name="metrics")
@@ -86,26 +94,29 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
         metrics.observe(request, response)
 
     app.on_response_prepare.append(on_prepare)
-    app.cleanup_ctx.append(_purge_abandoned_uploads(oci.uploads, settings))
+    purge_interval = max(1.0, min(settings.upload_max_idle.total_seconds() / 4, 600.0))
+    app.cleanup_ctx.append(
+        _every(purge_interval, "purged abandoned uploads", lambda: oci.uploads.purge_idle(settings.upload_max_idle))
+    )
     app.cleanup_ctx.append(_close_on_exit(metadata))
     return app
 
 
-def _purge_abandoned_uploads(uploads: UploadService, settings: Settings):  # type: ignore[no-untyped-def]
-    interval = max(1.0, min(settings.upload_max_idle.total_seconds() / 4, 600.0))
+def _every(seconds: float, what: str, job: Callable[[], Awaitable[int]]):  # type: ignore[no-untyped-def]
+    """A background task running `job` every `seconds` while the app runs; `job` returns how much it did."""
 
-    async def purge_loop() -> None:
+    async def loop() -> None:
         while True:
             try:
-                purged = await uploads.purge_idle(settings.upload_max_idle)
-                if purged:
-                    log.info("purged abandoned uploads", extra={"count": purged})
+                done = await job()
+                if done:
+                    log.info(what, extra={"count": done})
             except Exception:
-                log.exception("purging abandoned uploads failed")
-            await asyncio.sleep(interval)
+                log.exception("%s failed", what)
+            await asyncio.sleep(seconds)
 
     async def context(app: web.Application) -> AsyncIterator[None]:
-        task = asyncio.create_task(purge_loop())
+        task = asyncio.create_task(loop())
         yield
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
