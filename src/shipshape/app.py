@@ -20,6 +20,8 @@ from aiohttp import web
 from shipshape.api.errors import oci_errors
 from shipshape.api.health import healthz
 from shipshape.api.metrics import RegistryMetrics, share_between_processes
+from shipshape.api.manage.context import MANAGE, ManageServices
+from shipshape.api.manage.routes import add_manage_routes
 from shipshape.api.oci.access import ACCESS, AccessControl, oci_access, token_endpoint
 from shipshape.api.oci.context import SERVICES, OciServices
 from shipshape.api.oci.routes import add_routes
@@ -29,6 +31,7 @@ from shipshape.logs import AccessLogger, configure_logging
 from shipshape.metadata import open_metadata_store
 from shipshape.metadata.access_store import open_access_store
 from shipshape.ports import Clock
+from shipshape.services.administration import Administration
 from shipshape.services.authentication import Authenticator
 from shipshape.services.authorization import Authorizer
 from shipshape.services.blobs import BlobService
@@ -68,14 +71,21 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
     add_routes(app)
     if settings.auth:
         access_store = open_access_store(settings.metadata_url)
+        authenticator, authorizer = Authenticator(access_store, clock), Authorizer(access_store, clock)
         app[ACCESS] = AccessControl(
-            authenticator=Authenticator(access_store, clock),
-            authorizer=Authorizer(access_store, clock),
+            authenticator=authenticator,
+            authorizer=authorizer,
             tokens=TokenIssuer(settings.data_dir),
             store=access_store,
             clock=clock,
             public_url=settings.public_url,
         )
+        app[MANAGE] = ManageServices(
+            administration=Administration(access_store, clock, authenticator, authorizer),
+            clock=clock,
+            public_url=settings.public_url,
+        )
+        add_manage_routes(app)
         app.router.add_get("/auth/token", token_endpoint, name="token")
         app.cleanup_ctx.append(
             _every(

@@ -1,4 +1,4 @@
-"""`shipshape`: run the registry (`serve`); management commands join as the management API grows."""
+"""`shipshape`: run the registry (`serve`); the management commands (`shipshape.cli.manage`) call its API."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import typer
 from pydantic import ValidationError
 
 from shipshape import __version__
+from shipshape.cli.manage import register
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -97,3 +98,6 @@ def serve(
 def version() -> None:
     """Print the version."""
     typer.echo(__version__)
+
+
+register(app)

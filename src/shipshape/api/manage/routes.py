@@ -1,0 +1,140 @@
+"""The management API's route table, its authentication, and `add_manage_routes`, which mounts it at `/api/v1`.
+
+The table is the single source of the routes and of the OpenAPI document (`shipshape.api.manage.openapi`).
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from shipshape.api.manage import accounts, audit, credentials, kubernetes, members, registries
+from shipshape.api.manage import models as m
+from shipshape.api.manage.context import ACTOR, MANAGE
+from shipshape.api.manage.errors import error_response, json_errors
+from shipshape.api.manage.openapi import openapi_document
+from shipshape.api.manage.operations import Operation
+from shipshape.api.oci.access import ACCESS
+from shipshape.domain.access import Anonymous, Member
+from shipshape.domain.errors import Denied, Unauthorized
+from shipshape.services.administration import Actor
+
+PREFIX = "/api/v1"
+OPENAPI_ROUTE = "openapi"
+
+
+_READ = (404,)
+_CREATE = (404, 409)
+OPERATIONS: tuple[Operation, ...] = (
+    Operation("GET", "/me", accounts.me, "whoami", "Who the caller is", "accounts", m.Me),
+    Operation("GET", "/accounts", accounts.list_accounts, "listAccounts", "List accounts", "accounts", m.AccountList),
+    Operation(
+        "POST", "/accounts", accounts.create_account, "createAccount", "Create an account (server administrators)",
+        "accounts", m.AccountOut, 201, body=m.AccountCreate, errors=(409,),
+    ),
+    Operation(
+        "GET", "/registries", registries.list_registries, "listRegistries", "List registries", "registries",
+        m.RegistryList, query=m.AccountQuery, errors=_READ,
+    ),
+    Operation(
+        "POST", "/registries", registries.create_registry, "createRegistry", "Create a registry", "registries",
+        m.RegistryOut, 201, body=m.RegistryCreate, errors=_CREATE,
+    ),
+    Operation(
+        "GET", "/registries/{name}", registries.show_registry, "showRegistry", "Show a registry", "registries",
+        m.RegistryOut, errors=_READ,
+    ),
+    Operation(
+        "DELETE", "/registries/{name}", registries.delete_registry, "deleteRegistry",
+        "Delete a registry that holds no repositories", "registries", None, 204, errors=(404, 409),
+    ),
+    Operation(
+        "GET", "/members", members.list_members, "listMembers", "List an account's members", "members",
+        m.MemberList, query=m.AccountQuery, errors=_READ,
+    ),
+    Operation(
+        "POST", "/members", members.add_member, "addMember", "Add a member to an account", "members", m.MemberOut,
+        201, body=m.MemberCreate, errors=_CREATE,
+    ),
+    Operation(
+        "DELETE", "/members/{username}", members.remove_member, "removeMember", "Remove a member", "members", None,
+        204, errors=_READ,
+    ),
+    Operation(
+        "PUT", "/members/{username}/password", members.set_password, "setPassword", "Set a member's password",
+        "members", None, 204, body=m.PasswordChange, errors=_READ,
+    ),
+    Operation(
+        "GET", "/credentials", credentials.list_credentials, "listCredentials",
+        "List an account's credentials (never their secrets)", "credentials", m.CredentialList, query=m.AccountQuery,
+        errors=_READ,
+    ),
+    Operation(
+        "POST", "/credentials", credentials.create_credential, "createCredential",
+        "Create a credential; its secret is in this response only", "credentials", m.IssuedSecretOut, 201,
+        body=m.CredentialCreate, errors=_CREATE,
+    ),
+    Operation(
+        "GET", "/credentials/{username}", credentials.show_credential, "showCredential", "Show a credential",
+        "credentials", m.CredentialOut, errors=_READ,
+    ),
+    Operation(
+        "POST", "/credentials/{username}/rotate", credentials.rotate_credential, "rotateCredential",
+        "A new secret; the old one works for a grace window", "credentials", m.IssuedSecretOut,
+        body=m.RotateRequest, body_required=False, errors=(404, 409),
+    ),
+    Operation(
+        "POST", "/credentials/{username}/reset", credentials.reset_credential, "resetCredential",
+        "A new secret; the old one stops working at once", "credentials", m.IssuedSecretOut,
+        body=m.ResetRequest, body_required=False, errors=(404, 409),
+    ),
+    Operation(
+        "POST", "/credentials/{username}/revoke", credentials.revoke_credential, "revokeCredential",
+        "End a credential for good", "credentials", m.CredentialOut, errors=_READ,
+    ),
+    Operation(
+        "GET", "/audit", audit.audit_events, "auditEvents", "The audit trail, newest first", "audit", m.AuditList,
+        query=m.AuditQuery, errors=_READ,
+    ),
+    Operation(
+        "POST", "/pull-secrets", kubernetes.create_pull_secret, "createPullSecret",
+        "YAML for a Kubernetes pull secret (201: with a new pull-only credential; 200: reusing one)", "kubernetes",
+        m.PullSecretOut, 201, body=m.PullSecretCreate, errors=_CREATE, also=(200,),
+    ),
+)  # fmt: skip
+
+
+@web.middleware
+async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Find the member a request acts for: Basic (a member's password) or a bearer token issued to a member."""
+    if request.match_info.http_exception is not None or request.match_info.route.name == OPENAPI_ROUTE:
+        return await handler(request)
+    access = request.config_dict.get(ACCESS)
+    if access is None or request.config_dict.get(MANAGE) is None:
+        return error_response(
+            "UNAVAILABLE", 503, "the management API needs authentication: start the server with --auth"
+        )
+    caller = await access.caller(request)
+    principal = caller.principal
+    if isinstance(principal, Anonymous):
+        raise Unauthorized("log in: send a member's username and password (Basic) or a bearer token")
+    if not isinstance(principal, Member):
+        raise Denied(
+            f"{principal.username} is a machine credential, for pushing and pulling: the management API is for"
+            " members; log in with a member's username and password"
+        )
+    request[ACTOR] = Actor(principal, request.remote)
+    return await handler(request)
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(openapi_document(OPERATIONS, PREFIX))
+
+
+def add_manage_routes(app: web.Application) -> None:
+    """Mount the management API at /api/v1; it reads its services from `app[MANAGE]` and `app[ACCESS]`."""
+    api = web.Application(middlewares=[json_errors, authenticate])
+    api.router.add_get("/openapi.json", openapi, name=OPENAPI_ROUTE)
+    for operation in OPERATIONS:
+        api.router.add_route(operation.method, operation.path, operation.handler, name=operation.operation_id)
+    app.add_subapp(PREFIX, api)

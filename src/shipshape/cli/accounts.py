@@ -1,0 +1,45 @@
+"""`shipshape account …`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from shipshape.cli.options import Json, Server, connect
+from shipshape.cli.output import print_json, print_table, when
+from shipshape.services.sizes import format_size
+
+accounts = typer.Typer(no_args_is_help=True, help="Accounts (tenants): created by server administrators.")
+
+
+def _rows(found: list[dict[str, Any]]) -> list[list[str]]:
+    return [[a["name"], format_size(a["quota_bytes"]), when(a["created_at"])] for a in found]
+
+
+@accounts.command("create")
+def create(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Account name, e.g. acme")],
+    quota: Annotated[str | None, typer.Option("--quota", help="Storage quota, e.g. 10GiB (default: 10GiB)")] = None,
+    server: Server = None,
+    json: Json = False,
+) -> None:
+    """Create an account."""
+    with connect(ctx, server) as client:
+        account = client.post("/accounts", {"name": name, "quota": quota} if quota else {"name": name})
+    if json:
+        print_json(account)
+    else:
+        print_table(["NAME", "QUOTA", "CREATED"], _rows([account]), "")
+
+
+@accounts.command("list")
+def list_(ctx: typer.Context, server: Server = None, json: Json = False) -> None:
+    """List accounts (all of them for server administrators, your own otherwise)."""
+    with connect(ctx, server) as client:
+        found = client.get("/accounts")["accounts"]
+    if json:
+        print_json(found)
+    else:
+        print_table(["NAME", "QUOTA", "CREATED"], _rows(found), "No accounts.")

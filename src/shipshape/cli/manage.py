@@ -1,0 +1,32 @@
+"""The management commands (`account`, `registry`, `member`, `credential`, `k8s`, `audit`, `login`): each one a
+client of the management API, added to the `shipshape` command by `register`."""
+
+from __future__ import annotations
+
+import typer
+
+from shipshape.cli.accounts import accounts
+from shipshape.cli.audit import audit
+from shipshape.cli.credentials import credentials
+from shipshape.cli.kubernetes import kubernetes
+from shipshape.cli.members import members
+from shipshape.cli.options import GlobalOptions, Server
+from shipshape.cli.registries import registries
+from shipshape.cli.session import login, logout
+
+
+def _global_options(ctx: typer.Context, server: Server = None) -> None:
+    """Shipshape, a container registry that keeps your image rules."""
+    ctx.obj = GlobalOptions(server=server)
+
+
+def register(app: typer.Typer) -> None:
+    app.callback()(_global_options)
+    app.command("login")(login)
+    app.command("logout")(logout)
+    app.add_typer(accounts, name="account")
+    app.add_typer(registries, name="registry")
+    app.add_typer(members, name="member")
+    app.add_typer(credentials, name="credential")
+    app.add_typer(kubernetes, name="k8s")
+    app.command("audit")(audit)
