@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import logging
-import multiprocessing
-import os
-import shutil
-import signal
-import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -19,15 +13,14 @@ from aiohttp import web
 
 from shipshape.api.errors import oci_errors
 from shipshape.api.health import healthz
-from shipshape.api.metrics import RegistryMetrics, share_between_processes
 from shipshape.api.manage.context import MANAGE, ManageServices
 from shipshape.api.manage.routes import add_manage_routes
+from shipshape.api.metrics import RegistryMetrics
 from shipshape.api.oci.access import ACCESS, AccessControl, oci_access, token_endpoint
 from shipshape.api.oci.context import SERVICES, OciServices
 from shipshape.api.oci.routes import add_routes
 from shipshape.auth.tokens import TokenIssuer
 from shipshape.config import Settings
-from shipshape.logs import AccessLogger, configure_logging
 from shipshape.metadata import open_metadata_store
 from shipshape.metadata.access_store import open_access_store
 from shipshape.ports import Clock
@@ -35,16 +28,13 @@ from shipshape.services.administration import Administration
 from shipshape.services.authentication import Authenticator
 from shipshape.services.authorization import Authorizer
 from shipshape.services.blobs import BlobService
-from shipshape.services.bootstrap import ADMIN, DEFAULT_ACCOUNT, bootstrap
 from shipshape.services.manifests import ManifestService
 from shipshape.services.uploads import UploadService
 from shipshape.storage.filesystem import FilesystemBlobStore
 
 log = logging.getLogger("shipshape")
 
-ADMIN_PASSWORD_ENV = "SHIPSHAPE_ADMIN_PASSWORD"
 FAILED_LOGIN_MEMORY = timedelta(days=1)  # longer than any lockout window
-_PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
 API_VERSION_HEADER = ("Docker-Distribution-API-Version", "registry/2.0")
 
 
@@ -144,88 +134,4 @@ def _close_on_exit(store: _Closable):  # type: ignore[no-untyped-def]
         yield
         await store.close()
 
-    return context
-
-
-def serve(settings: Settings) -> None:
-    """Apply migrations, then serve: this process is the first worker and forks the others, sharing the port."""
-    from shipshape.metadata.migrate import migrate  # only here: workers need not load Alembic
-
-    configure_logging(settings.log_json, settings.log_level)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    migrate(settings.metadata_url)
-    if settings.auth:
-        asyncio.run(_bootstrap(settings))
-    log.info("serving", extra={"listen": settings.address, "auth": settings.auth, "workers": settings.workers})
-    if settings.workers == 1:
-        _run_worker(settings)
-        return
-    metrics_dir = settings.data_dir / "metrics"
-    shutil.rmtree(metrics_dir, ignore_errors=True)
-    metrics_dir.mkdir()
-    share_between_processes(metrics_dir)
-    # Fork after the imports and migrations: workers start at once and share this process's pages until they
-    # write to them (measured: ~30 MB private per worker). No thread or database connection is open here yet.
-    context = multiprocessing.get_context("fork")
-    others = [
-        context.Process(target=_run_forked_worker, args=(settings, os.getpid()), daemon=True)
-        for _ in range(settings.workers - 1)
-    ]
-    for worker in others:
-        worker.start()
-    try:
-        _run_worker(settings)
-    finally:
-        for worker in others:
-            worker.terminate()
-        for worker in others:
-            worker.join(timeout=30)
-
-
-async def _bootstrap(settings: Settings) -> None:
-    store = open_access_store(settings.metadata_url)
-    try:
-        generated = await bootstrap(store, SystemClock(), os.environ.get(ADMIN_PASSWORD_ENV) or None)
-    finally:
-        await store.close()
-    if generated is not None:
-        # Shown once, on the terminal only: never logged, and stored only as an Argon2id hash.
-        print(
-            f"Created account {DEFAULT_ACCOUNT!r} and its owner {ADMIN!r} with password: {generated}\n"
-            f"Log in with `shipshape login --username {ADMIN}` and keep the password safe; it is not shown again.",
-            flush=True,
-        )
-
-
-def _run_forked_worker(settings: Settings, parent: int) -> None:
-    # Linux: the kernel sends this worker SIGTERM when the first worker dies, even by SIGKILL, so no worker
-    # outlives the process that owns it.
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    if os.getppid() != parent:  # the parent died before prctl took effect
-        return
-    _run_worker(settings)
-
-
-def _run_worker(settings: Settings) -> None:
-    configure_logging(settings.log_json, settings.log_level)
-    # The default asyncio loop, not uvloop: aiohttp's FileResponse uses sendfile only there.
-    web.run_app(
-        build_app(settings),
-        host=settings.host,
-        port=settings.port,
-        ssl_context=_tls_context(settings),
-        access_log_class=AccessLogger,
-        reuse_port=settings.workers > 1,
-        print=None,
-    )
-
-
-def _tls_context(settings: Settings) -> ssl.SSLContext | None:
-    if settings.tls_cert is None and settings.tls_key is None:
-        return None
-    if settings.tls_cert is None or settings.tls_key is None:
-        raise ValueError("TLS needs both --tls-cert and --tls-key")
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(settings.tls_cert, settings.tls_key)
     return context

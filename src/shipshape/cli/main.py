@@ -76,7 +76,7 @@ def serve(
     ] = None,
 ) -> None:
     """Run the registry."""
-    from shipshape.app import serve as run
+    from shipshape.server import serve as run
     from shipshape.config import load_settings
 
     overrides = {
