@@ -52,9 +52,10 @@ class BodyRange:
 class Registry:
     """One keep-alive HTTP/1.1 connection to a registry at ``host:port``."""
 
-    def __init__(self, host: str, port: int, timeout: float = 300.0) -> None:
+    def __init__(self, host: str, port: int, timeout: float = 300.0, authorization: str | None = None) -> None:
         self.host = host
         self.port = port
+        self.authorization = authorization  # sent as the Authorization header of every request
         self.conn = http.client.HTTPConnection(host, port, timeout=timeout)
 
     def close(self) -> None:
@@ -89,6 +90,8 @@ class Registry:
             assert self.conn.sock is not None
             self.conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.conn.putrequest(method, path, skip_accept_encoding=True)
+        if self.authorization is not None:
+            self.conn.putheader("Authorization", self.authorization)
         for name, value in headers.items():
             self.conn.putheader(name, value)
         if isinstance(body, BodyRange):

@@ -55,6 +55,12 @@ METRICS = [
     Metric("pss_idle", "PSS idle (sum over processes), right after start", "MB"),
     Metric("rss_idle_max", "RSS idle of the largest single process, right after start", "MB"),
 ]
+# Shipshape alone, with and without authentication: its own table, each ratio to the first row (same column).
+AUTH_METRICS = [
+    Metric("manifest_get_noauth", "Manifest GET, authentication off", "req/s"),
+    Metric("manifest_get_basic", "Manifest GET, Basic auth", "req/s", min_ratio=0.8),
+    Metric("manifest_get_bearer", "Manifest GET, Bearer token", "req/s", min_ratio=0.8),
+]
 
 
 @dataclass
@@ -75,6 +81,7 @@ class Report:
     machine: dict[str, str]
     notes: list[str] = field(default_factory=list)
     started: str = ""
+    auth_column: str | None = None  # the column (Shipshape without authentication) holding AUTH_METRICS
 
 
 def median(values: list[float]) -> float | None:
@@ -120,13 +127,37 @@ def results_table(report: Report) -> list[str]:
     return lines
 
 
+def auth_table(report: Report) -> list[str]:
+    """Authenticated manifest GET against the same Shipshape without authentication, measured in turns."""
+    column = next((c for c in report.columns if c.label == report.auth_column), None)
+    if column is None:
+        return []
+    values = [median(report.samples.get(m.key, {}).get(column.label, [])) for m in AUTH_METRICS]
+    lines = [
+        f"Authentication, {column.title} only: {report.params['wrk']} on one manifest, with authentication off "
+        "(the server above) and with Basic credentials and a Bearer token (a second server, same options plus "
+        "`--auth`). The three runs take turns in every repetition, in an order rotated by one each time; the "
+        "ratio is to authentication off in the same run.",
+        "",
+        f"| Measurement | Unit | {column.title} | Ratio to authentication off | Target | Met |",
+        "|---|---|---:|---:|---|---|",
+    ]
+    for metric, value in zip(AUTH_METRICS, values, strict=True):
+        ratio, met = _verdict(metric, values[0], value) if metric is not AUTH_METRICS[0] else ("—", "—")
+        lines.append(
+            f"| {metric.title} | {metric.unit} | {_fmt(value, metric.unit)} | {ratio} | {metric.target} | {met} |"
+        )
+    return ["", *lines]
+
+
 def samples_table(report: Report) -> list[str]:
     cols = report.columns
     lines = [
         "| Measurement | " + " | ".join(c.title for c in cols) + " |",
         "|---|" + "|".join("---" for _ in cols) + "|",
     ]
-    for metric in METRICS:
+    measured = [m for m in AUTH_METRICS if any(report.samples.get(m.key, {}).values())]
+    for metric in METRICS + measured:
         cells = []
         for c in cols:
             vals = report.samples.get(metric.key, {}).get(c.label, [])
@@ -151,6 +182,7 @@ def render(report: Report) -> str:
         f"Medians over {report.reps} repetition(s) ({report.pulls_per_rep} pulls per repetition). "
         "MB = 10⁶ bytes; throughput = blob bytes / wall time of the whole upload or download, from the "
         "first request to the last response byte. Ratio: second column / first (for memory, lower is better).",
+        *auth_table(report),
         "",
         "### Machine",
         "",

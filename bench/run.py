@@ -9,10 +9,12 @@ measurement, runs it against one target and then the other, flipping the order e
 1. push of a blob: monolithic (POST + PUT), POST + one PATCH + PUT, and 16 MiB chunks (PATCH x n + PUT);
 2. pull of that blob (GET, discarded, byte count checked), 3 times per repetition as it is quick and noisy;
 3. manifest GET by tag with wrk (32 connections), after pushing a small OCI image; non-2xx must be zero;
+   and Shipshape alone with authentication off, with Basic and with a Bearer token (``manifest_get_auth``:
+   a second Shipshape, same options plus ``--auth``, set up through its management API; see auth.py);
 4. peak memory during a push of twice the blob size, from /proc, over the server process and all its
    descendants: VmRSS summed, PSS summed (the one judged against the target), and the largest single VmRSS.
 
-Medians go to a Markdown table in docs/benchmarks.md (between markers) and to stdout. Everything runs in a
+Medians go to Markdown tables in docs/benchmarks.md (between markers) and to stdout. Everything runs in a
 temp dir under /tmp that is removed at the end, along with the data file; only processes this harness
 started are stopped, by PID. ``--targets distribution,distribution`` checks the harness without Shipshape.
 """
@@ -32,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
+import auth
 import blobdata
 import client
 import loadgen
@@ -46,7 +49,9 @@ BLOB_REPO = "bench/blob"
 IMAGE_REPO = "bench/image"
 IMAGE_TAG = "v1"
 KNOWN_TARGETS = ("distribution", "shipshape")
-MEASUREMENTS = ("push_put", "push_patch", "push_chunked", "pull", "manifest_get", "rss_push")
+MEASUREMENTS = ("push_put", "push_patch", "push_chunked", "pull", "manifest_get", "manifest_get_auth", "rss_push")
+AUTH_KEYS = tuple(m.key for m in report.AUTH_METRICS)  # the manifest_get_auth set: off, Basic, Bearer
+AUTH_KIND = "shipshape-auth"  # the Server.kind of the Shipshape with --auth (not a column of the main table)
 
 
 # --- options ---------------------------------------------------------------------------------------------
@@ -122,7 +127,7 @@ def log(msg: str) -> None:
 class Results:
     samples: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
-    wrk: dict[str, list[loadgen.WrkResult]] = field(default_factory=dict)
+    wrk: dict[str, list[loadgen.WrkResult]] = field(default_factory=dict)  # server label or AUTH_KEYS key
     rss_push_mbps: dict[str, list[float]] = field(default_factory=dict)
 
     def add(self, key: str, label: str, value: float) -> None:
@@ -189,17 +194,39 @@ def prepare_manifest(server: Server) -> None:
         client.check_manifest(reg, IMAGE_REPO, IMAGE_TAG, manifest)
 
 
-def measure_manifest(server: Server, args: argparse.Namespace) -> loadgen.WrkResult:
-    url = f"http://{server.host}:{server.port}/v2/{IMAGE_REPO}/manifests/{IMAGE_TAG}"
+def measure_manifest(
+    server: Server,
+    args: argparse.Namespace,
+    path: str = f"/v2/{IMAGE_REPO}/manifests/{IMAGE_TAG}",
+    authorization: str | None = None,
+) -> loadgen.WrkResult:
+    """wrk on one manifest; any non-2xx answer (wrk's "Non-2xx or 3xx responses" line) fails the measurement."""
+    headers = {"Accept": client.OCI_MANIFEST}
+    if authorization is not None:
+        headers["Authorization"] = authorization
     os.sync()
     result = loadgen.run_wrk(
-        url, {"Accept": client.OCI_MANIFEST}, args.wrk_threads, args.wrk_connections, args.wrk_seconds
+        f"http://{server.host}:{server.port}{path}", headers, args.wrk_threads, args.wrk_connections, args.wrk_seconds
     )
     if not result.clean:
         raise RuntimeError(
             f"wrk saw {result.non_2xx_3xx} non-2xx/3xx responses and {result.socket_errors} socket errors"
+            f" in {result.requests} requests"
         )
     return result
+
+
+def measure_auth(key: str, auth_set: auth.AuthSet, args: argparse.Namespace) -> loadgen.WrkResult:
+    """One run of the manifest_get_auth set; a Bearer run gets a token fetched right before it."""
+    if key == "manifest_get_noauth":
+        server, authorization = auth_set.plain, None
+    else:
+        server = auth_set.server
+        authorization = auth_set.bearer() if key == "manifest_get_bearer" else auth_set.credential
+        if authorization is None:
+            raise RuntimeError("no credential: the setup of the authenticated server failed")
+        auth_set.check(server, authorization)
+    return measure_manifest(server, args, auth.manifest_path(), authorization)
 
 
 def measure_rss_push(server: Server, data: DataFile, size: int) -> tuple[Memory, float]:
@@ -213,8 +240,9 @@ def measure_rss_push(server: Server, data: DataFile, size: int) -> tuple[Memory,
 # --- the run ---------------------------------------------------------------------------------------------
 
 
-def start_targets(args: argparse.Namespace, tmp: Path, started: list[Server]) -> None:
-    """Start every target, appending each to ``started`` as soon as it runs (so it is always stopped)."""
+def start_targets(args: argparse.Namespace, tmp: Path, started: list[Server]) -> auth.AuthSet | None:
+    """Start every target, appending each to ``started`` as soon as it runs (so it is always stopped);
+    then, for manifest_get_auth, a second Shipshape with ``--auth``, returned with the first one."""
     duplicate = len(set(args.targets)) < len(args.targets)
     for i, kind in enumerate(args.targets):
         label = f"{kind}-{'ab'[i]}" if duplicate else kind
@@ -233,9 +261,22 @@ def start_targets(args: argparse.Namespace, tmp: Path, started: list[Server]) ->
             server.short += f" {'AB'[i]}"
         started.append(server)
         log(f"started {server.title} as {label}: pid {server.pid}, port {server.port}")
+    plain = next((s for s in started if s.kind == "shipshape"), None)
+    if plain is None or "manifest_get_auth" not in selected_measurements(args):
+        return None
+    label, password = "shipshape-auth", auth.new_password()
+    (tmp / label).mkdir()
+    workers = args.workers or None
+    secured = servers.start_shipshape(
+        label, tmp / label, args.shipshape_bin, workers, args.shipshape_log_level, args.shipshape_arg, password
+    )
+    secured.kind, secured.title = AUTH_KIND, secured.title + " with --auth"
+    started.append(secured)
+    log(f"started {secured.title} as {label}: pid {secured.pid}, port {secured.port}")
+    return auth.AuthSet(plain, secured, password)
 
 
-UNITS = {m.key: m.unit for m in report.METRICS}
+UNITS = {m.key: m.unit for m in report.METRICS + report.AUTH_METRICS}
 
 
 @dataclass
@@ -246,6 +287,7 @@ class Bench:
     data: DataFile
     results: Results
     pushed: dict[str, Blob] = field(default_factory=dict)  # server label -> last blob pushed by push_put
+    auth: auth.AuthSet | None = None  # the servers of manifest_get_auth
 
     def measure(self, key: str, server: Server) -> dict[str, float]:
         """Run measurement ``key``; return the value of each metric it yields (rss_push yields three)."""
@@ -261,6 +303,10 @@ class Bench:
             res = measure_manifest(server, self.args)
             self.results.wrk.setdefault(server.label, []).append(res)
             return {key: res.requests_per_sec}
+        if key in AUTH_KEYS and self.auth is not None:
+            res = measure_auth(key, self.auth, self.args)
+            self.results.wrk.setdefault(key, []).append(res)
+            return {key: res.requests_per_sec}
         if key == "rss_push":
             peak, mbps = measure_rss_push(server, self.data, gib_to_bytes(self.args.rss_size_gib))
             self.results.rss_push_mbps.setdefault(server.label, []).append(mbps)
@@ -269,7 +315,7 @@ class Bench:
 
     def attempt(self, rep: int, key: str, server: Server) -> None:
         """Run one measurement and record it; on failure record the error and carry on."""
-        what = f"rep {rep + 1} {key:<13} {server.label:<16}"
+        what = f"rep {rep + 1} {key:<19} {server.label:<16}"
         try:
             values = self.measure(key, server)
         except Exception as exc:
@@ -284,9 +330,15 @@ class Bench:
             log(f"{what} " + ", ".join(f"{k} {v:,.1f} {UNITS[k]}" for k, v in values.items()))
 
     def run_rep(self, rep: int, order: list[Server], only: set[str]) -> None:
-        """Every selected measurement once per server (pulls ``--pulls-per-rep`` times), in ``order``."""
+        """Every selected measurement once per server (pulls ``--pulls-per-rep`` times), in ``order``;
+        manifest_get_auth runs its three variants in an order rotated by one every repetition."""
         for key in MEASUREMENTS:
             if key not in only:
+                continue
+            if key == "manifest_get_auth" and self.auth is not None:
+                shift = rep % len(AUTH_KEYS)
+                for variant in AUTH_KEYS[shift:] + AUTH_KEYS[:shift]:  # recorded in the plain Shipshape's column
+                    self.attempt(rep, variant, self.auth.plain)
                 continue
             for _ in range(self.args.pulls_per_rep if key == "pull" else 1):
                 for server in order:
@@ -357,16 +409,7 @@ def notes_for(
     for label in titles:
         runs = results.wrk.get(label, [])
         if runs:
-            notes.append(
-                f"wrk against {titles[label]}, per run: requests "
-                + "/".join(str(r.requests) for r in runs)
-                + ", latency p50 "
-                + "/".join(r.latency_p50 for r in runs)
-                + ", p99 "
-                + "/".join(r.latency_p99 for r in runs)
-                + f"; non-2xx/3xx responses {sum(r.non_2xx_3xx for r in runs)}, "
-                f"socket errors {sum(r.socket_errors for r in runs)}."
-            )
+            notes.append(f"wrk against {titles[label]}, per run: {wrk_summary(runs)}.")
         mbps = results.rss_push_mbps.get(label)
         if mbps:
             pss, rss, rss_max = (
@@ -380,16 +423,37 @@ def notes_for(
                 + ", ".join(f"{v:,.0f}" for v in mbps)
                 + " MB/s."
             )
+    auth_runs = [key for key in AUTH_KEYS if results.wrk.get(key)]
+    if auth_runs:
+        notes.append(
+            f"Authentication rows: wrk with the same options on `{auth.manifest_path()}` (pushed to both "
+            "Shipshapes), with `Authorization: Basic` of a `ci` credential (pull and push on registry "
+            f"`{auth.REGISTRY}`, created through the management API) or `Authorization: Bearer` of a pull token "
+            "fetched from `/auth/token` with that credential right before each run; before each run, one GET "
+            "with the same header must return the pushed manifest. Per run: "
+            + "; ".join(f"{k.removeprefix('manifest_get_')}: {wrk_summary(results.wrk[k])}" for k in auth_runs)
+            + "."
+        )
     if args.targets == ["distribution", "distribution"]:
         notes.append("Dry run: Distribution against itself; ratios show the harness's noise, not Shipshape.")
     notes += [f"Error: {e}" for e in results.errors]
     return notes
 
 
+def wrk_summary(runs: list[loadgen.WrkResult]) -> str:
+    return (
+        f"requests {'/'.join(str(r.requests) for r in runs)}, latency p50 {'/'.join(r.latency_p50 for r in runs)}"
+        f", p99 {'/'.join(r.latency_p99 for r in runs)}; non-2xx/3xx responses {sum(r.non_2xx_3xx for r in runs)}"
+        f", socket errors {sum(r.socket_errors for r in runs)}"
+    )
+
+
 def selected_measurements(args: argparse.Namespace) -> set[str]:
     only = set(args.only.split(",")) if args.only else set(MEASUREMENTS)
     if "pull" in only:
         only.add("push_put")  # the pull reads the blob that push_put stored
+    if "shipshape" not in args.targets:
+        only.discard("manifest_get_auth")  # Shipshape with and without authentication: nothing to do
     return only
 
 
@@ -406,13 +470,18 @@ def prepare_data(args: argparse.Namespace, tmp: Path) -> tuple[DataFile, tuple[f
     return data, ceiling
 
 
-def measure_all(args: argparse.Namespace, data: DataFile, started: list[Server]) -> tuple[Results, Interference]:
-    """Idle RSS, then every repetition (alternating order), then a content check; and the interference."""
+def measure_all(
+    args: argparse.Namespace, data: DataFile, started: list[Server], auth_set: auth.AuthSet | None
+) -> tuple[Results, Interference]:
+    """Idle RSS, then every repetition (alternating order), then a content check; and the interference.
+
+    ``started`` also holds the Shipshape with --auth, which only manifest_get_auth measures."""
     only = selected_measurements(args)
     results = Results()
-    bench = Bench(args, data, results)
+    bench = Bench(args, data, results, auth=auth_set)
+    targets = [s for s in started if s.kind != AUTH_KIND]
     time.sleep(1)
-    for server in started:
+    for server in targets:
         for key, value in memory_values("idle", server.tree_memory()).items():
             results.add(key, server.label, value)
         if "manifest_get" in only:
@@ -421,11 +490,18 @@ def measure_all(args: argparse.Namespace, data: DataFile, started: list[Server])
             except Exception as exc:  # manifest_get will then fail and be reported too
                 results.errors.append(f"pushing the small image to {server.label}: {exc}")
                 log(f"FAILED pushing the small image to {server.label}: {exc}")
-    whole_run = [MemorySampler(s, interval=0.1, max_seconds=6 * 3600).start() for s in started]
+    if auth_set is not None:
+        try:
+            auth_set.prepare()
+            log(f"{auth_set.server.label}: registry, credential and image ready; Basic and Bearer checked")
+        except Exception as exc:  # manifest_get_auth will then fail and be reported too
+            results.errors.append(f"setting up {auth_set.server.label}: {exc}")
+            log(f"FAILED setting up {auth_set.server.label}: {exc}")
+    whole_run = [MemorySampler(s, interval=0.1, max_seconds=6 * 3600).start() for s in targets]
     cpu_before = CpuSnapshot.take(started)
     try:
         for rep in range(args.reps):
-            bench.run_rep(rep, started if rep % 2 == 0 else started[::-1], only)
+            bench.run_rep(rep, targets if rep % 2 == 0 else targets[::-1], only)
     finally:
         for sampler in whole_run:
             try:
@@ -436,7 +512,7 @@ def measure_all(args: argparse.Namespace, data: DataFile, started: list[Server])
             for key, value in memory_values("run", peak).items():
                 results.add(key, sampler.server.label, value)
     interference = Interference.between(cpu_before, CpuSnapshot.take(started))
-    for server in started:
+    for server in targets:
         if server.label in bench.pushed:
             verify_content(server, bench.pushed[server.label], results)
     return results, interference
@@ -446,8 +522,9 @@ def run(args: argparse.Namespace, tmp: Path, started: list[Server]) -> report.Re
     begun = time.strftime("%Y-%m-%d %H:%M %Z")
     load_before = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     data, ceiling = prepare_data(args, tmp)
-    start_targets(args, tmp, started)
-    results, interference = measure_all(args, data, started)
+    auth_set = start_targets(args, tmp, started)
+    results, interference = measure_all(args, data, started, auth_set)
+    targets = [s for s in started if s.kind != AUTH_KIND]
 
     distribution = servers.distribution_version(args.distribution_bin)
     machine = report.machine_info(distribution, shipshape_version(started, args))
@@ -461,14 +538,15 @@ def run(args: argparse.Namespace, tmp: Path, started: list[Server]) -> report.Re
     }
     return report.Report(
         command=command_line(),
-        columns=[report.Column(s.label, s.title, s.short) for s in started],
+        columns=[report.Column(s.label, s.title, s.short) for s in targets],
         params=params,
         reps=args.reps,
         pulls_per_rep=args.pulls_per_rep,
         samples=results.samples,
         machine=machine,
-        notes=notes_for(args, results, ceiling, started, interference),
+        notes=notes_for(args, results, ceiling, targets, interference),
         started=begun,
+        auth_column=auth_set.plain.label if auth_set is not None else None,
     )
 
 

@@ -278,14 +278,24 @@ def start_distribution(label: str, workdir: Path, binary: str = DISTRIBUTION_BIN
 
 
 def start_shipshape(
-    label: str, workdir: Path, binary: str, workers: int | None, log_level: str, extra_args: list[str]
+    label: str,
+    workdir: Path,
+    binary: str,
+    workers: int | None,
+    log_level: str,
+    extra_args: list[str],
+    admin_password: str | None = None,
 ) -> Server:
-    """Shipshape with a fresh data directory under ``workdir``."""
+    """Shipshape with a fresh data directory under ``workdir``; with ``--auth`` if ``admin_password`` is given.
+
+    Distribution runs without authentication here, so the Shipshape it is compared with does too; the one with
+    authentication gets the admin password through SHIPSHAPE_ADMIN_PASSWORD, as the first start reads it.
+    """
     port = free_port()
     data = workdir / "data"
     data.mkdir(parents=True)
-    # Distribution runs without authentication here, so Shipshape does too (pass --shipshape-arg=--auth to compare).
-    cmd = [binary, "serve", "--no-auth", "--listen", f"127.0.0.1:{port}", "--data-dir", str(data)]
+    auth = "--auth" if admin_password is not None else "--no-auth"
+    cmd = [binary, "serve", auth, "--listen", f"127.0.0.1:{port}", "--data-dir", str(data)]
     if workers is not None:
         cmd += ["--workers", str(workers)]
     if log_level:
@@ -294,6 +304,8 @@ def start_shipshape(
     server = Server(label, "shipshape", title, workdir, port, "/healthz", short="Shipshape")
     # Settings come from the command line only, not from SHIPSHAPE_* variables of whoever runs this.
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPSHAPE_")}
+    if admin_password is not None:
+        env["SHIPSHAPE_ADMIN_PASSWORD"] = admin_password
     server.launch(cmd + extra_args, env=env)
     return server
 

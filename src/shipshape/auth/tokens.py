@@ -76,6 +76,7 @@ class VerifiedToken:
 
     subject: str
     access: tuple[GrantedAccess, ...]
+    expires: float = float("inf")  # POSIX time of the `exp` claim
 
     def actions_for(self, name: str, resource_type: str = "repository") -> frozenset[str]:
         """The actions this token grants on resource `name` (a repository path unless `resource_type` says else)."""
@@ -208,7 +209,7 @@ class TokenIssuer:
             raise Unauthorized(f"token expired at {expired_at}: request a new token")
         if timestamp + CLOCK_SKEW.total_seconds() < not_before:
             raise Unauthorized("token is not valid yet: check that the registry servers' clocks agree")
-        return VerifiedToken(subject=subject, access=_parse_access_claim(claims["access"]))
+        return VerifiedToken(subject=subject, access=_parse_access_claim(claims["access"]), expires=float(expires))
 
 
 def _is_int(value: object) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -30,6 +30,7 @@ from shipshape.services.authentication import Authenticator
 from shipshape.services.authorization import Authorizer
 
 TOKEN_LIFETIME_SECONDS = 300
+MAX_CACHED_TOKENS = 10_000
 SERVICE = "shipshape"
 ANONYMOUS = "anonymous"  # the subject of tokens issued to callers who sent no credentials
 
@@ -74,6 +75,20 @@ class AccessControl:
     clock: Clock
     public_url: str | None
 
+    verified_tokens: dict[str, VerifiedToken] = field(default_factory=dict)
+
+    def _verified(self, token: str) -> VerifiedToken:
+        """Verify a bearer token once: clients send the same token on every request until it expires."""
+        now = self.clock.now()
+        known = self.verified_tokens.get(token)
+        if known is not None and now.timestamp() < known.expires:
+            return known
+        verified = self.tokens.verify(token, SERVICE, now)
+        if len(self.verified_tokens) >= MAX_CACHED_TOKENS:
+            self.verified_tokens.clear()  # crude but bounded; tokens live minutes, a refill is cheap
+        self.verified_tokens[token] = verified
+        return verified
+
     def realm(self, request: web.Request) -> str:
         base = self.public_url or f"{request.scheme}://{request.host}"
         return f"{base.rstrip('/')}/auth/token"
@@ -85,7 +100,7 @@ class AccessControl:
             username, secret = _basic(value)
             return Caller(await self.authenticator.basic(username, secret, request.remote))
         if scheme.lower() == "bearer":
-            token = self.tokens.verify(value.strip(), SERVICE, self.clock.now())
+            token = self._verified(value.strip())
             if token.subject == ANONYMOUS:
                 return Caller(Anonymous(), token)
             principal = await self.authenticator.principal(token.subject)
