@@ -76,8 +76,8 @@ def serve(
     ] = None,
 ) -> None:
     """Run the registry."""
-    from shipshape.server import serve as run
     from shipshape.config import load_settings
+    from shipshape.server import serve as run
 
     overrides = {
         "listen": listen, "data_dir": data_dir, "database_url": database_url, "tls_cert": tls_cert,
