@@ -16,13 +16,11 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from shipshape.api.manage import MANAGE, ManageServices, add_manage_routes
 from shipshape.api.oci.access import ACCESS
 from shipshape.app import build_app
 from shipshape.config import Settings
 from shipshape.domain import media_types as mt
 from shipshape.metadata.migrate import migrate
-from shipshape.services.administration import Administration
 from shipshape.services.bootstrap import bootstrap
 from tests.e2e.support import RegistryServer
 
@@ -176,12 +174,7 @@ async def running_api(tmp_path: Path, public_url: str | None = None) -> AsyncIte
     settings.data_dir.mkdir()
     migrate(settings.metadata_url)
     app = build_app(settings, clock=clock)
-    access = app[ACCESS]
-    if MANAGE not in app:  # until the composition root mounts the management API itself
-        administration = Administration(access.store, clock, access.authenticator, access.authorizer)
-        app[MANAGE] = ManageServices(administration, clock, settings.public_url)
-        add_manage_routes(app)
-    await bootstrap(access.store, clock, ADMIN_PASSWORD)
+    await bootstrap(app[ACCESS].store, clock, ADMIN_PASSWORD)
     client = TestClient(TestServer(app))
     await client.start_server()
     try:

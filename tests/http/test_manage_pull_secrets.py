@@ -36,7 +36,10 @@ def kubectl_docker_config(server: str, username: str, password: str) -> bytes:
     """What `kubectl create secret docker-registry --dry-run=client` puts in `.dockerconfigjson`."""
     kubectl = shutil.which("kubectl")
     if kubectl is None:
-        pytest.skip("kubectl is not installed (Debian: apt-get install kubernetes-client)")
+        message = "kubectl is not installed (Debian: apt-get install kubernetes-client)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
     output = subprocess.run(
         [kubectl, "create", "secret", "docker-registry", "x", f"--docker-server={server}",
          f"--docker-username={username}", f"--docker-password={password}", "--dry-run=client",
@@ -66,10 +69,8 @@ async def test_new_pull_secret_creates_a_pull_only_credential(api: ManageApi) ->
     yaml = body["yaml"]
     assert "kind: Secret\n" in yaml and "type: kubernetes.io/dockerconfigjson\n" in yaml
     assert "  namespace: web\n" in yaml
-    assert (
-        "kind: ServiceAccount\nmetadata:\n  name: default\n  namespace: web\nimagePullSecrets:\n- name: acme-prod-pull\n"
-        in yaml
-    )
+    service_account = "kind: ServiceAccount\nmetadata:\n  name: default\n  namespace: web\n"
+    assert service_account + "imagePullSecrets:\n- name: acme-prod-pull\n" in yaml
 
 
 async def test_docker_config_equals_kubectls(api: ManageApi) -> None:

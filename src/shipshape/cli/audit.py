@@ -26,5 +26,8 @@ def audit(
     if json:
         print_json(events)
         return
-    rows = [[when(e["time"]), e["actor"], e["action"], e["target"], e["result"], e["remote"] or "-"] for e in events]
+    rows = [
+        [when(e["time"], seconds=True), e["actor"], e["action"], e["target"], e["result"], e["remote"] or "-"]
+        for e in events
+    ]
     print_table(["TIME", "ACTOR", "ACTION", "TARGET", "RESULT", "FROM"], rows, "No events.")

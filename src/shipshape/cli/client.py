@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import quote
 
-import httpx
 import typer
 
 from shipshape.cli import logins
+
+if TYPE_CHECKING:
+    import httpx
 
 DEFAULT_SERVER = "http://127.0.0.1:5000"
 API = "/api/v1"
@@ -53,6 +55,8 @@ class ApiClient:
     """Calls `/api/v1/`; an error answer or an unreachable server ends the command with the message."""
 
     def __init__(self, connection: Connection, timeout: float = 60.0) -> None:
+        import httpx  # here: at the top it would double the start-up time of `shipshape serve`
+
         self.connection = connection
         auth = (connection.username, connection.password or "") if connection.username else None
         self._http = httpx.Client(base_url=connection.server, auth=auth, timeout=timeout)
@@ -78,6 +82,8 @@ class ApiClient:
     def request(
         self, method: str, path: str, body: dict[str, Any] | None = None, params: dict[str, Any] | None = None
     ) -> Any:
+        import httpx
+
         query = {key: value for key, value in (params or {}).items() if value is not None}
         try:
             response = self._http.request(method, API + path, json=body, params=query)
@@ -95,6 +101,8 @@ class ApiClient:
             message = str(response.json()["error"]["message"])
         except (ValueError, KeyError, TypeError):
             message = f"{response.status_code} {response.reason_phrase} from {self.connection.server}"
+            if response.status_code == 404:
+                message += ": no management API there (it needs a Shipshape server started with authentication on)"
         if response.status_code == 401 and self.connection.username is None:
             message += " (log in with `shipshape login`, or set SHIPSHAPE_USERNAME and SHIPSHAPE_PASSWORD)"
         return message

@@ -29,7 +29,9 @@ def connect(ctx: typer.Context, server: str | None) -> ApiClient:
 
 
 def read_secret(what: str) -> str:
-    """A password or secret from standard input, without its trailing newline."""
+    """A password or secret from standard input, without its trailing newline; asked for on a terminal."""
+    if sys.stdin.isatty():
+        return str(typer.prompt(what.capitalize(), hide_input=True))
     text = sys.stdin.read().rstrip("\r\n")
     if not text:
         fail(f'no {what} on standard input: pipe it in, e.g. `printf %s "$PASSWORD" | shipshape …`', code=2)

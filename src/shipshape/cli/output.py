@@ -33,11 +33,11 @@ def print_fields(fields: Sequence[tuple[str, str]]) -> None:
         sys.stdout.write(f"{key}: {value}\n")
 
 
-def when(value: str | None) -> str:
-    """An API timestamp as `2026-03-01 12:00` (UTC), or `-`."""
+def when(value: str | None, seconds: bool = False) -> str:
+    """An API timestamp as `2026-03-01 12:00` (UTC, with `:05` seconds if asked), or `-`."""
     if not value:
         return "-"
-    return datetime.fromisoformat(value).astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+    return datetime.fromisoformat(value).astimezone(UTC).strftime("%Y-%m-%d %H:%M" + (":%S" if seconds else ""))
 
 
 def age(seconds: int) -> str:

@@ -69,9 +69,8 @@ def test_account_registry_member_round_trip(server: RegistryServer) -> None:
     table = ok(shipshape(server, "account", "list")).stdout
     assert "acme" in table and "20GiB" in table
 
-    registry = data(
-        shipshape(server, "registry", "create", "acme-dev", "--environment", "development", "--account", "acme", "--json")
-    )
+    create = ["registry", "create", "acme-dev", "--environment", "development", "--account", "acme", "--json"]
+    registry = data(shipshape(server, *create))
     assert registry == {"name": "acme-dev", "account": "acme", "environment": "development", "public": False}
     ok(shipshape(server, "registry", "create", "acme-pub", "--environment", "staging", "--account", "acme", "--public"))
     assert data(shipshape(server, "registry", "show", "acme-pub", "--json"))["public"] is True
