@@ -117,3 +117,17 @@ async def metadata_store(migrated_url: str) -> AsyncIterator[SqlMetadataStore]:
         yield store
     finally:
         await store.close()
+
+
+def head_revision() -> str:
+    """The newest migration, as Alembic sees the scripts (so a new migration does not break these tests)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    import shipshape.metadata.migrate as migrations
+
+    config = Config()
+    config.set_main_option("script_location", str(migrations._SCRIPTS))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head is not None
+    return head

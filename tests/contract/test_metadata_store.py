@@ -17,6 +17,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, func, select, text
+from tests.contract.conftest import head_revision
 
 from shipshape.domain import media_types as mt
 from shipshape.domain.digests import Digest
@@ -961,20 +962,6 @@ async def test_sqlite_waits_for_another_process_lock_off_the_event_loop(tmp_path
 
 
 # Migrations and the factory
-
-
-def head_revision() -> str:
-    """The newest migration, as Alembic sees the scripts (so a new migration does not break these tests)."""
-    from alembic.config import Config
-    from alembic.script import ScriptDirectory
-
-    import shipshape.metadata.migrate as migrations
-
-    config = Config()
-    config.set_main_option("script_location", str(migrations._SCRIPTS))
-    head = ScriptDirectory.from_config(config).get_current_head()
-    assert head is not None
-    return head
 
 
 def test_migrate_twice_is_a_no_op(migrated_url: str) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from fnmatch import fnmatchcase
 
@@ -70,15 +70,19 @@ def split_repository(path: str) -> tuple[str, str]:
 
 
 DEFAULT_QUOTA_BYTES = 10 * 1024**3
+DEFAULT_CREDENTIAL_LIFETIME = timedelta(days=90)
+MAX_CREDENTIAL_LIFETIME = timedelta(days=365)
 
 
 @dataclass(frozen=True, slots=True)
 class Account:
-    """A tenant: owns registries, members and credentials, and a storage quota."""
+    """A tenant: owns registries, members and credentials, a storage quota, and its credentials' lifetimes."""
 
     name: str
     created_at: datetime
     quota_bytes: int = DEFAULT_QUOTA_BYTES
+    credential_lifetime: timedelta = DEFAULT_CREDENTIAL_LIFETIME  # when a credential asks for none
+    credential_max_lifetime: timedelta = MAX_CREDENTIAL_LIFETIME  # the longest a credential may ask for
 
 
 @dataclass(frozen=True, slots=True)

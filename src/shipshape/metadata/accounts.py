@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select
@@ -12,7 +13,13 @@ from shipshape.domain.errors import Conflict, NameUnknown
 from shipshape.metadata import conflicts
 from shipshape.metadata.tables import accounts
 
-_COLUMNS = (accounts.c.name, accounts.c.quota_bytes, accounts.c.created_at)
+_COLUMNS = (
+    accounts.c.name,
+    accounts.c.quota_bytes,
+    accounts.c.created_at,
+    accounts.c.credential_lifetime_seconds,
+    accounts.c.credential_max_lifetime_seconds,
+)
 _ID = select(accounts.c.id).where(accounts.c.name == bindparam("name"))
 
 
@@ -20,7 +27,13 @@ def create(connection: Connection, account: Account) -> None:
     """Record a new account; raise `Conflict` if the name is taken."""
     inserted = connection.execute(
         conflicts.insert(connection, accounts)
-        .values(name=account.name, quota_bytes=account.quota_bytes, created_at=account.created_at)
+        .values(
+            name=account.name,
+            quota_bytes=account.quota_bytes,
+            created_at=account.created_at,
+            credential_lifetime_seconds=int(account.credential_lifetime.total_seconds()),
+            credential_max_lifetime_seconds=int(account.credential_max_lifetime.total_seconds()),
+        )
         .on_conflict_do_nothing()
         .returning(accounts.c.id)
     ).scalar_one_or_none()
@@ -52,5 +65,11 @@ def require_id(connection: Connection, name: str) -> int:
 
 
 def _account(row: Sequence[Any]) -> Account:
-    name, quota_bytes, created_at = row
-    return Account(name=name, quota_bytes=quota_bytes, created_at=created_at)
+    name, quota_bytes, created_at, lifetime, max_lifetime = row
+    return Account(
+        name=name,
+        quota_bytes=quota_bytes,
+        created_at=created_at,
+        credential_lifetime=timedelta(seconds=lifetime),
+        credential_max_lifetime=timedelta(seconds=max_lifetime),
+    )

@@ -148,6 +148,8 @@ accounts = sa.Table(
     sa.Column("name", NAME, nullable=False, unique=True),
     sa.Column("quota_bytes", sa.BigInteger(), nullable=False),
     sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("credential_lifetime_seconds", sa.BigInteger(), nullable=False),
+    sa.Column("credential_max_lifetime_seconds", sa.BigInteger(), nullable=False),
 )
 
 registries = sa.Table(
