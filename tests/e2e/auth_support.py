@@ -14,7 +14,7 @@ import os
 import secrets
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,9 +53,9 @@ def private_dir(prefix: str) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def auth_server(workdir: Path, admin_password: str) -> Iterator[RegistryServer]:
+def auth_server(workdir: Path, admin_password: str, extra_args: Iterable[str] = ()) -> Iterator[RegistryServer]:
     """`shipshape serve --auth` on a fresh data directory whose first start creates `default`/`admin`."""
-    server = RegistryServer(TARGET_SHIPSHAPE, workdir / "srv", auth=True)
+    server = RegistryServer(TARGET_SHIPSHAPE, workdir / "srv", auth=True, extra_args=extra_args)
     # RegistryServer passes the test process's environment on to the server; the admin password is read there.
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(ADMIN_PASSWORD_ENV, admin_password)
@@ -120,10 +120,6 @@ def wait_for_request(
 
     wait_until(logged, timeout=10, what=f"{method} {path} in the server's log")
     return found
-
-
-def log_text(server: RegistryServer) -> str:
-    return "".join(p.read_text(errors="replace") for p in server.log_paths if p.exists())
 
 
 # --------------------------------------------------------------------------------------------------
@@ -213,11 +209,12 @@ class AuthWorld:
 
 
 @contextlib.contextmanager
-def auth_world(prefix: str = "ssa-") -> Iterator[AuthWorld]:
+def auth_world(prefix: str = "ssa-", extra_args: Iterable[str] = ()) -> Iterator[AuthWorld]:
+    """A private directory, an `--auth` server in it, and the admin's CLI; skipped on the Distribution target."""
     if selected_target() != TARGET_SHIPSHAPE:
         pytest.skip("authentication is shipshape-only: not checked against the Distribution dev target")
     admin_password = strong_password()
-    with private_dir(prefix) as root, auth_server(root, admin_password) as server:
+    with private_dir(prefix) as root, auth_server(root, admin_password, extra_args) as server:
         admin = ShipshapeCli(root / "homes" / ADMIN, server.url)
         admin.login(ADMIN, admin_password)
         yield AuthWorld(root, server, admin_password, admin)

@@ -1,0 +1,75 @@
+"""Registries: creating, listing, showing and deleting an account's registries."""
+
+from __future__ import annotations
+
+from shipshape.domain.access import Environment, Registry, validate_registry_name
+from shipshape.domain.errors import NameUnknown
+from shipshape.ports import AccessStore, Clock
+from shipshape.services import rights
+from shipshape.services.accounts import known_account
+from shipshape.services.audit import Actor, AuditLog
+from shipshape.services.authorization import Authorizer
+
+
+async def known_registry(store: AccessStore, name: str) -> Registry:
+    """The registry called `name`; `NameUnknown` if there is none."""
+    registry = await store.get_registry(name)
+    if registry is None:
+        raise NameUnknown(f"registry {name!r} does not exist: see `shipshape registry list`")
+    return registry
+
+
+class Registries:
+    """The registry use cases; `authorizer` is told to forget a registry that is created or deleted."""
+
+    def __init__(self, store: AccessStore, clock: Clock, audit: AuditLog, authorizer: Authorizer | None) -> None:
+        self._store = store
+        self._clock = clock
+        self._audit = audit
+        self._authorizer = authorizer
+
+    async def create_registry(
+        self, actor: Actor, name: str, environment: Environment, account: str | None = None, public: bool = False
+    ) -> Registry:
+        owner = account or actor.member.account
+        async with self._audit.failures(actor, "registry.create", name, account=owner, registry=name):
+            refusal = rights.may_manage(actor.member, owner, "registries")
+            await self._audit.enforce(actor, refusal, "registry.create", name, owner, registry=name)
+            validate_registry_name(name)
+            await known_account(self._store, owner)
+            registry = Registry(name=name, account=owner, environment=environment, public=public)
+            await self._store.create_registry(registry, self._clock.now())
+        self._forget(name)
+        await self._audit.record(
+            actor, "registry.create", name, account=owner, registry=name,
+            detail={"environment": str(environment), "public": str(public).lower()},
+        )  # fmt: skip
+        return registry
+
+    async def list_registries(self, actor: Actor, account: str | None = None) -> list[Registry]:
+        """The registries of `account` (default: the member's; every account's for a server administrator)."""
+        if account is None:
+            if rights.is_server_admin(actor.member):
+                return await self._store.list_registries(None)
+            account = actor.member.account
+        await self._audit.enforce(actor, rights.may_read(actor.member, account), "registry.list", account, account)
+        return await self._store.list_registries(account)
+
+    async def get_registry(self, actor: Actor, name: str) -> Registry:
+        registry = await known_registry(self._store, name)
+        refusal = rights.may_read(actor.member, registry.account)
+        await self._audit.enforce(actor, refusal, "registry.show", name, registry.account, registry=name)
+        return registry
+
+    async def delete_registry(self, actor: Actor, name: str) -> None:
+        async with self._audit.failures(actor, "registry.delete", name, account=None, registry=name):
+            registry = await known_registry(self._store, name)
+            refusal = rights.may_manage(actor.member, registry.account, "registries")
+            await self._audit.enforce(actor, refusal, "registry.delete", name, registry.account, registry=name)
+            await self._store.delete_registry(name)
+        self._forget(name)
+        await self._audit.record(actor, "registry.delete", name, account=registry.account, registry=name)
+
+    def _forget(self, name: str) -> None:
+        if self._authorizer is not None:
+            self._authorizer.forget(name)
