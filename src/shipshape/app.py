@@ -30,6 +30,7 @@ from shipshape.services.authorization import Authorizer
 from shipshape.services.blobs import BlobService
 from shipshape.services.manifests import ManifestService
 from shipshape.services.uploads import UploadService
+from shipshape.storage.epoch import FileRevocationEpoch
 from shipshape.storage.filesystem import FilesystemBlobStore
 
 log = logging.getLogger("shipshape")
@@ -61,7 +62,9 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
     add_routes(app)
     if settings.auth:
         access_store = open_access_store(settings.metadata_url)
-        authenticator, authorizer = Authenticator(access_store, clock), Authorizer(access_store, clock)
+        epoch = FileRevocationEpoch(settings.data_dir / "revocation-epoch")
+        authenticator = Authenticator(access_store, clock, epoch=epoch)
+        authorizer = Authorizer(access_store, clock)
         app[ACCESS] = AccessControl(
             authenticator=authenticator,
             authorizer=authorizer,

@@ -239,3 +239,12 @@ class AccessStore(Protocol):
     ) -> list[AuditEvent]:
         """Newest first."""
         ...
+
+
+class RevocationEpoch(Protocol):
+    """A number every server process can read cheaply, advanced whenever a secret stops being valid early
+    (reset, revoke, password change), so that caches of verified logins everywhere are dropped at once."""
+
+    def current(self) -> int: ...
+
+    def advance(self) -> None: ...

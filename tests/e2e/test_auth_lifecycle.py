@@ -172,11 +172,6 @@ def _answers(connections: dict[int, tuple[requests.Session, str]], world: AuthWo
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server bug: a reset or revoke clears the verified-credential cache only in the worker that handled it;"
-    " the other workers accept the old secret until their cache entry expires (10 s)",
-)
 def test_reset_and_revoke_end_the_old_secret_at_once_in_every_worker() -> None:
     with auth_world("ssw-", ["--workers", "2"]) as world:
         world.registry(REGISTRY, "development")

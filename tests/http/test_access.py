@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from shipshape.api.oci.access import ACCESS
 from shipshape.app import build_app
 from shipshape.config import Settings
+from shipshape.domain import credentials as lifecycle
 from shipshape.domain import media_types as mt
 from shipshape.domain.access import (
     Account,
@@ -189,3 +190,29 @@ async def test_pushes_and_refusals_are_audited_with_the_credential(secured: Secu
         ("manifest.delete", "denied", "acme-dev+pull", "acme-dev/app:v1"),
         ("manifest.push", "success", "acme-dev+ci", "acme-dev/app:v1"),
     ]
+
+
+async def test_reset_ends_tokens_issued_for_the_old_secret_but_rotation_keeps_them(secured: Secured) -> None:
+    access = secured.client.app[ACCESS]
+    scope = "/auth/token?service=shipshape&scope=repository:acme-dev/app:pull"
+
+    async def bearer() -> dict[str, str]:
+        token = (await (await secured.client.get(scope, headers=secured.dev_ci)).json())["token"]
+        return {"Authorization": f"Bearer {token}"}
+
+    rotated_token = await bearer()
+    credential = await access.store.get_credential("acme-dev+ci")
+    assert credential is not None
+    await access.store.save_credential(
+        lifecycle.rotate(credential, secret_sha256(generate_secret()), NOW, timedelta(hours=1))
+    )
+    access.authenticator.forget("acme-dev+ci")
+    assert (await secured.client.get("/v2/acme-dev/app/tags/list", headers=rotated_token)).status == 404  # let in
+
+    reset_token = await bearer()
+    credential = await access.store.get_credential("acme-dev+ci")
+    assert credential is not None
+    await access.store.save_credential(lifecycle.reset(credential, secret_sha256(generate_secret())))
+    access.authenticator.forget("acme-dev+ci")
+    refused = await secured.client.get("/v2/acme-dev/app/tags/list", headers=reset_token)
+    assert refused.status == 401 and "reset" in (await refused.json())["errors"][0]["message"]

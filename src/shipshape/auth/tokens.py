@@ -77,6 +77,7 @@ class VerifiedToken:
     subject: str
     access: tuple[GrantedAccess, ...]
     expires: float = float("inf")  # POSIX time of the `exp` claim
+    secret_id: str | None = None  # which of the subject's secrets it was issued for (see `TokenIssuer.issue`)
 
     def actions_for(self, name: str, resource_type: str = "repository") -> frozenset[str]:
         """The actions this token grants on resource `name` (a repository path unless `resource_type` says else)."""
@@ -161,8 +162,13 @@ class TokenIssuer:
         service: str,
         now: datetime,
         lifetime: timedelta = DEFAULT_TOKEN_LIFETIME,
+        secret_id: str | None = None,
     ) -> str:
-        """A signed token for `subject` granting `access` on `service`, valid from `now` for `lifetime`."""
+        """A signed token for `subject` granting `access` on `service`, valid from `now` for `lifetime`.
+
+        `secret_id` (a prefix of the SHA-256 of the secret the subject logged in with) ties the token to that
+        secret, so that resetting it ends the token too.
+        """
         _require_aware(now)
         if lifetime <= timedelta(0):
             raise ValueError("a token lifetime must be positive")
@@ -177,6 +183,8 @@ class TokenIssuer:
             "jti": secrets.token_urlsafe(16),
             "access": [{"type": a.type, "name": a.name, "actions": list(a.actions)} for a in access],
         }
+        if secret_id is not None:
+            claims["sid"] = secret_id
         return jwt.encode(claims, self._key, algorithm=ALGORITHM, headers={"kid": self.key_id})
 
     def verify(self, token: str, service: str, now: datetime) -> VerifiedToken:
@@ -209,7 +217,12 @@ class TokenIssuer:
             raise Unauthorized(f"token expired at {expired_at}: request a new token")
         if timestamp + CLOCK_SKEW.total_seconds() < not_before:
             raise Unauthorized("token is not valid yet: check that the registry servers' clocks agree")
-        return VerifiedToken(subject=subject, access=_parse_access_claim(claims["access"]), expires=float(expires))
+        secret_id = claims.get("sid")
+        if secret_id is not None and not isinstance(secret_id, str):
+            raise Unauthorized("token is malformed: request a new token")
+        return VerifiedToken(
+            subject=subject, access=_parse_access_claim(claims["access"]), expires=float(expires), secret_id=secret_id
+        )
 
 
 def _is_int(value: object) -> bool:

@@ -18,7 +18,7 @@ from shipshape.domain.access import AuditEvent, Credential, Member, Principal
 from shipshape.domain.credentials import INVALID_LOGIN
 from shipshape.domain.errors import LoginLocked, Unauthorized
 from shipshape.domain.secrets import is_well_formed, secret_sha256
-from shipshape.ports import AccessStore, Clock
+from shipshape.ports import AccessStore, Clock, RevocationEpoch
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,16 +41,25 @@ class _Verified:
 
 
 class Authenticator:
-    def __init__(self, store: AccessStore, clock: Clock, policy: LoginPolicy | None = None) -> None:
+    def __init__(
+        self,
+        store: AccessStore,
+        clock: Clock,
+        policy: LoginPolicy | None = None,
+        epoch: RevocationEpoch | None = None,
+    ) -> None:
         self._store = store
         self._clock = clock
         self._policy = policy or LoginPolicy()
+        self._epoch = epoch
+        self._seen_epoch = epoch.current() if epoch else 0
         self._cache: dict[str, _Verified] = {}  # by a hash of username and secret
         self._subjects: dict[str, _Verified] = {}  # by username, for bearer tokens
 
     async def basic(self, username: str, secret: str, remote: str | None) -> Member | Credential:
         """The member or credential that `username`/`secret` prove; raises `Unauthorized` or `LoginLocked`."""
         now = self._clock.now()
+        self._drop_caches_after_revocations()
         key = _cache_key(username, secret)
         cached = self._cache.get(key)
         if cached is not None and cached.until > now:
@@ -72,6 +81,7 @@ class Authenticator:
     async def principal(self, username: str) -> Member | Credential | None:
         """The member or live credential named `username` (a bearer token's subject), or None."""
         now = self._clock.now()
+        self._drop_caches_after_revocations()
         cached = self._subjects.get(username)
         if cached is not None and cached.until > now:
             return cached.principal
@@ -88,10 +98,21 @@ class Authenticator:
         return principal
 
     def forget(self, username: str) -> None:
-        """Drop cached logins of `username` (after a reset, revoke or password change)."""
+        """Drop cached logins of `username` (after a reset, revoke or password change), in every process."""
+        if self._epoch is not None:
+            self._epoch.advance()
         for key in [k for k, v in self._cache.items() if _username(v.principal) == username]:
             del self._cache[key]
         self._subjects.pop(username, None)
+
+    def _drop_caches_after_revocations(self) -> None:
+        if self._epoch is None:
+            return
+        epoch = self._epoch.current()
+        if epoch != self._seen_epoch:  # another process revoked something: trust nothing cached before
+            self._cache.clear()
+            self._subjects.clear()
+            self._seen_epoch = epoch
 
     async def _verify(self, username: str, secret: str, now: datetime) -> Member | Credential:
         if is_well_formed(secret):

@@ -11,6 +11,7 @@ import base64
 import binascii
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -25,12 +26,14 @@ from shipshape.auth.tokens import (
 )
 from shipshape.domain.access import Action, Anonymous, AuditEvent, Credential, Principal
 from shipshape.domain.errors import Denied, Unauthorized
+from shipshape.domain.secrets import secret_sha256
 from shipshape.ports import AccessStore, Clock
 from shipshape.services.authentication import Authenticator
 from shipshape.services.authorization import Authorizer
 
 TOKEN_LIFETIME_SECONDS = 300
 MAX_CACHED_TOKENS = 10_000
+SECRET_ID_LENGTH = 16  # hex characters of the secret's SHA-256 carried in a token: enough to tell secrets apart
 SERVICE = "shipshape"
 ANONYMOUS = "anonymous"  # the subject of tokens issued to callers who sent no credentials
 
@@ -60,6 +63,7 @@ class Caller:
 
     principal: Principal
     token: VerifiedToken | None = None
+    secret_id: str | None = None  # for a credential's Basic login: which secret it used (see TokenIssuer.issue)
 
     @property
     def name(self) -> str:
@@ -97,19 +101,29 @@ class AccessControl:
         header = request.headers.get("Authorization", "")
         scheme, _, value = header.partition(" ")
         if scheme.lower() == "basic":
-            username, secret = _basic(value)
-            return Caller(await self.authenticator.basic(username, secret, request.remote))
+            return await self._basic_caller(value, request.remote)
         if scheme.lower() == "bearer":
-            token = self._verified(value.strip())
-            if token.subject == ANONYMOUS:
-                return Caller(Anonymous(), token)
-            principal = await self.authenticator.principal(token.subject)
-            if principal is None:
-                raise Unauthorized("the token's owner no longer exists: log in again")
-            return Caller(principal, token)
+            return await self._bearer_caller(value.strip())
         if header:
             raise Unauthorized("unsupported Authorization scheme: use Basic or Bearer")
         return Caller(Anonymous())
+
+    async def _basic_caller(self, value: str, remote: str | None) -> Caller:
+        username, secret = _basic(value)
+        principal = await self.authenticator.basic(username, secret, remote)
+        secret_id = secret_sha256(secret)[:SECRET_ID_LENGTH] if isinstance(principal, Credential) else None
+        return Caller(principal, secret_id=secret_id)
+
+    async def _bearer_caller(self, value: str) -> Caller:
+        token = self._verified(value)
+        if token.subject == ANONYMOUS:
+            return Caller(Anonymous(), token)
+        principal = await self.authenticator.principal(token.subject)
+        if principal is None:
+            raise Unauthorized("the token's owner no longer exists: log in again")
+        if isinstance(principal, Credential) and not _still_valid(principal, token.secret_id, self.clock.now()):
+            raise Unauthorized("the secret this token was issued for was reset or has expired: log in again")
+        return Caller(principal, token)
 
     async def check(self, caller: Caller, path: str, action: Action) -> None:
         """Raise unless `caller` may take `action` on `path`."""
@@ -191,7 +205,7 @@ async def token_endpoint(request: web.Request) -> web.Response:
         actions = sorted(a for a in requested.actions if a in allowed)
         granted.append(GrantedAccess(type="repository", name=requested.name, actions=actions))
     now = access.clock.now()
-    token = access.tokens.issue(caller.name, granted, SERVICE, now)
+    token = access.tokens.issue(caller.name, granted, SERVICE, now, secret_id=caller.secret_id)
     body = {"token": token, "access_token": token, "expires_in": TOKEN_LIFETIME_SECONDS, "issued_at": now.isoformat()}
     return web.json_response(body)
 
@@ -225,6 +239,14 @@ async def _audit(
             credential=principal.username if isinstance(principal, Credential) else None,
             registry=registry,
         )
+    )
+
+
+def _still_valid(credential: Credential, secret_id: str | None, now: datetime) -> bool:
+    """Whether the secret a token was issued for is still one of the credential's valid secrets."""
+    return secret_id is not None and any(
+        secret.sha256.startswith(secret_id) and (secret.valid_until is None or secret.valid_until > now)
+        for secret in credential.secrets
     )
 
 
