@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -101,3 +102,28 @@ async def test_members_of_other_accounts_see_only_their_own(api: ManageApi) -> N
     answer = await api.get("/accounts", as_=viewer)
     assert [a["name"] for a in answer.body["accounts"]] == ["acme"]
     assert (await api.get("/me", as_=viewer)).body["server_admin"] is False
+
+
+async def test_account_sets_its_credentials_default_and_maximum_lifetime(api: ManageApi) -> None:
+    created = await api.post(
+        "/accounts", {"name": "acme", "credential_lifetime": "7d", "credential_max_lifetime": "30d"}
+    )
+    assert created.status == 201
+    assert created.body["credential_lifetime_seconds"] == 7 * 86400
+    assert created.body["credential_max_lifetime_seconds"] == 30 * 86400
+    await api.registry("acme-dev", account="acme")
+    issued = await api.post("/credentials", {"name": "ci", "registries": ["acme-dev"], "kind": "ci"})
+    expires = datetime.fromisoformat(issued.body["expires_at"])
+    assert expires == api.clock.now() + timedelta(days=7)
+    too_long = await api.post(
+        "/credentials", {"name": "long", "registries": ["acme-dev"], "kind": "ci", "expires_in": "60d"}
+    )
+    assert too_long.status == 422 and "30" in too_long.message
+
+
+async def test_default_lifetime_longer_than_the_maximum_is_refused(api: ManageApi) -> None:
+    answer = await api.post(
+        "/accounts", {"name": "acme", "credential_lifetime": "60d", "credential_max_lifetime": "30d"}
+    )
+    assert answer.status == 422 and "maximum" in answer.message
+    assert "acme" not in [a["name"] for a in (await api.get("/accounts")).body["accounts"]]

@@ -14,7 +14,15 @@ accounts = typer.Typer(no_args_is_help=True, help="Accounts (tenants): created b
 
 
 def _rows(found: list[dict[str, Any]]) -> list[list[str]]:
-    return [[a["name"], format_size(a["quota_bytes"]), when(a["created_at"])] for a in found]
+    return [
+        [
+            a["name"],
+            format_size(a["quota_bytes"]),
+            f"{a['credential_lifetime_seconds'] // 86400}d / {a['credential_max_lifetime_seconds'] // 86400}d",
+            when(a["created_at"]),
+        ]
+        for a in found
+    ]
 
 
 @accounts.command("create")
@@ -22,16 +30,28 @@ def create(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Account name, e.g. acme")],
     quota: Annotated[str | None, typer.Option("--quota", help="Storage quota, e.g. 10GiB (default: 10GiB)")] = None,
+    credential_lifetime: Annotated[
+        str | None, typer.Option("--credential-lifetime", help="Credentials' default lifetime, e.g. 30d (default: 90d)")
+    ] = None,
+    max_credential_lifetime: Annotated[
+        str | None, typer.Option("--max-credential-lifetime", help="Credentials' longest lifetime (default: 365d)")
+    ] = None,
     server: Server = None,
     json: Json = False,
 ) -> None:
     """Create an account."""
+    body = {
+        "name": name,
+        "quota": quota,
+        "credential_lifetime": credential_lifetime,
+        "credential_max_lifetime": max_credential_lifetime,
+    }
     with connect(ctx, server) as client:
-        account = client.post("/accounts", {"name": name, "quota": quota} if quota else {"name": name})
+        account = client.post("/accounts", {key: value for key, value in body.items() if value is not None})
     if json:
         print_json(account)
     else:
-        print_table(["NAME", "QUOTA", "CREATED"], _rows([account]), "")
+        print_table(["NAME", "QUOTA", "CREDENTIAL LIFETIME / MAX", "CREATED"], _rows([account]), "")
 
 
 @accounts.command("list")
@@ -42,4 +62,4 @@ def list_(ctx: typer.Context, server: Server = None, json: Json = False) -> None
     if json:
         print_json(found)
     else:
-        print_table(["NAME", "QUOTA", "CREATED"], _rows(found), "No accounts.")
+        print_table(["NAME", "QUOTA", "CREDENTIAL LIFETIME / MAX", "CREATED"], _rows(found), "No accounts.")

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-from shipshape.domain.access import Account, validate_registry_name
-from shipshape.domain.errors import NameUnknown
+from datetime import timedelta
+
+from shipshape.domain.access import (
+    DEFAULT_CREDENTIAL_LIFETIME,
+    DEFAULT_QUOTA_BYTES,
+    MAX_CREDENTIAL_LIFETIME,
+    Account,
+    validate_registry_name,
+)
+from shipshape.domain.errors import CredentialRequestInvalid, NameUnknown
 from shipshape.ports import AccessStore, Clock
 from shipshape.services import rights
 from shipshape.services.audit import Actor, AuditLog
@@ -23,14 +31,29 @@ class Accounts:
         self._clock = clock
         self._audit = audit
 
-    async def create_account(self, actor: Actor, name: str, quota_bytes: int | None = None) -> Account:
+    async def create_account(
+        self,
+        actor: Actor,
+        name: str,
+        quota_bytes: int | None = None,
+        credential_lifetime: timedelta | None = None,
+        credential_max_lifetime: timedelta | None = None,
+    ) -> Account:
         async with self._audit.failures(actor, "account.create", name, account=name):
             await self._audit.enforce(actor, rights.may_create_account(actor.member), "account.create", name, None)
             validate_registry_name(name)  # the same grammar: one lowercase word
-            now = self._clock.now()
-            account = Account(name=name, created_at=now)
-            if quota_bytes is not None:
-                account = Account(name=name, created_at=now, quota_bytes=quota_bytes)
+            account = Account(
+                name=name,
+                created_at=self._clock.now(),
+                quota_bytes=DEFAULT_QUOTA_BYTES if quota_bytes is None else quota_bytes,
+                credential_lifetime=credential_lifetime or DEFAULT_CREDENTIAL_LIFETIME,
+                credential_max_lifetime=credential_max_lifetime or MAX_CREDENTIAL_LIFETIME,
+            )
+            if account.credential_lifetime > account.credential_max_lifetime:
+                raise CredentialRequestInvalid(
+                    f"the default credential lifetime ({account.credential_lifetime.days}d) is longer than the"
+                    f" maximum ({account.credential_max_lifetime.days}d): lower the default or raise the maximum"
+                )
             await self._store.create_account(account)
         await self._audit.record(
             actor, "account.create", name, account=name, detail={"quota_bytes": str(account.quota_bytes)}

@@ -69,19 +69,26 @@ class Administration:
         clock: Clock,
         authenticator: Authenticator,
         authorizer: Authorizer | None = None,
-        default_lifetime: timedelta = lifecycle.DEFAULT_LIFETIME,
-        maximum_lifetime: timedelta = MAXIMUM_LIFETIME,
     ) -> None:
         self.audit = AuditLog(store, clock)
         self.accounts = Accounts(store, clock, self.audit)
         self.registries = Registries(store, clock, self.audit, authorizer)
         self.members = Members(store, clock, self.audit, authenticator)
-        self.credentials = Credentials(store, clock, self.audit, authenticator, default_lifetime, maximum_lifetime)
+        self.credentials = Credentials(store, clock, self.audit, authenticator)
         self.pull_secrets = PullSecrets(store, clock, self.audit, self.credentials)
 
     # accounts ------------------------------------------------------------------------------------------------
-    async def create_account(self, actor: Actor, name: str, quota_bytes: int | None = None) -> Account:
-        return await self.accounts.create_account(actor, name, quota_bytes)
+    async def create_account(
+        self,
+        actor: Actor,
+        name: str,
+        quota_bytes: int | None = None,
+        credential_lifetime: timedelta | None = None,
+        credential_max_lifetime: timedelta | None = None,
+    ) -> Account:
+        return await self.accounts.create_account(
+            actor, name, quota_bytes, credential_lifetime, credential_max_lifetime
+        )
 
     async def list_accounts(self, actor: Actor) -> list[Account]:
         return await self.accounts.list_accounts(actor)

@@ -11,7 +11,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from shipshape.domain import credentials as lifecycle
-from shipshape.domain.access import Action, Credential, CredentialKind, Scope, SecretHash
+from shipshape.domain.access import (
+    DEFAULT_CREDENTIAL_LIFETIME,
+    MAX_CREDENTIAL_LIFETIME,
+    Action,
+    Credential,
+    CredentialKind,
+    Scope,
+    SecretHash,
+)
 from shipshape.domain.errors import Conflict, CredentialRequestInvalid, NameUnknown
 from shipshape.domain.secrets import generate_secret, secret_sha256
 from shipshape.ports import AccessStore, Clock
@@ -21,7 +29,7 @@ from shipshape.services.authentication import Authenticator
 from shipshape.services.members import validate_name
 from shipshape.services.registries import known_registry
 
-MAXIMUM_LIFETIME = timedelta(days=365)
+MAXIMUM_LIFETIME = MAX_CREDENTIAL_LIFETIME  # unless the account sets its own
 
 _GLOB = re.compile(r"[a-z0-9._/*?-]+")
 MAX_GLOB = 255
@@ -126,15 +134,11 @@ class Credentials:
         clock: Clock,
         audit: AuditLog,
         authenticator: Authenticator,
-        default_lifetime: timedelta = lifecycle.DEFAULT_LIFETIME,
-        maximum_lifetime: timedelta = MAXIMUM_LIFETIME,
     ) -> None:
         self._store = store
         self._clock = clock
         self._audit = audit
         self._authenticator = authenticator
-        self._default_lifetime = default_lifetime
-        self._maximum_lifetime = maximum_lifetime
 
     async def create_credential(self, actor: Actor, request: CredentialRequest) -> IssuedSecret:
         first = request.registries[0] if request.registries else ""
@@ -158,7 +162,7 @@ class Credentials:
                 account=owner,
                 kind=request.kind,
                 scopes=tuple(Scope(registry=name, actions=actions, repositories=glob) for name in names),
-                expires_at=lifecycle.expiry(now, request.expires_in, self._default_lifetime, self._maximum_lifetime),
+                expires_at=lifecycle.expiry(now, request.expires_in, *await self._lifetimes(owner)),
                 created_at=now,
                 created_by=actor.member.username,
                 secrets=(SecretHash(secret_sha256(secret)),),
@@ -196,13 +200,14 @@ class Credentials:
         """A new secret; the old one keeps working for `grace`. An expired credential is renewed."""
         async with self._audit.failures(actor, "credential.rotate", username, account=None, credential=username):
             credential = await self._changeable(actor, username, "credential.rotate")
-            if grace > self._maximum_lifetime:
+            _, maximum = await self._lifetimes(credential.account)
+            if grace > maximum:
                 raise CredentialRequestInvalid(
-                    f"a grace window cannot outlast the longest credential lifetime ({self._maximum_lifetime.days}d):"
+                    f"a grace window cannot outlast the longest credential lifetime ({maximum.days}d):"
                     " use 24h, or 0 to end the old secret at once"
                 )
             secret = generate_secret()
-            renewal = self._renewal(credential, expires_in)
+            renewal = await self._renewal(credential, expires_in)
             rotated = lifecycle.rotate(credential, secret_sha256(secret), self._clock.now(), grace, renewal)
             await self._store.save_credential(rotated)
         self._authenticator.forget(username)
@@ -218,7 +223,7 @@ class Credentials:
         async with self._audit.failures(actor, "credential.reset", username, account=None, credential=username):
             credential = await self._changeable(actor, username, "credential.reset")
             secret = generate_secret()
-            reset = lifecycle.reset(credential, secret_sha256(secret), self._renewal(credential, expires_in))
+            reset = lifecycle.reset(credential, secret_sha256(secret), await self._renewal(credential, expires_in))
             await self._store.save_credential(reset)
         self._authenticator.forget(username)
         detail = {"expires_at": reset.expires_at.isoformat()}
@@ -263,9 +268,16 @@ class Credentials:
             )
         return credential
 
-    def _renewal(self, credential: Credential, expires_in: timedelta | None) -> datetime | None:
+    async def _renewal(self, credential: Credential, expires_in: timedelta | None) -> datetime | None:
         """A new expiry when one is asked for, or when the credential has expired (so that rotating revives it)."""
         now = self._clock.now()
         if expires_in is None and credential.expires_at > now:
             return None
-        return lifecycle.expiry(now, expires_in, self._default_lifetime, self._maximum_lifetime)
+        return lifecycle.expiry(now, expires_in, *await self._lifetimes(credential.account))
+
+    async def _lifetimes(self, account: str) -> tuple[timedelta, timedelta]:
+        """The account's default and maximum credential lifetimes."""
+        found = await self._store.get_account(account)
+        if found is None:
+            return DEFAULT_CREDENTIAL_LIFETIME, MAX_CREDENTIAL_LIFETIME
+        return found.credential_lifetime, found.credential_max_lifetime

@@ -20,5 +20,7 @@ async def list_accounts(request: web.Request) -> web.Response:
 
 async def create_account(request: web.Request) -> web.Response:
     body = await read_body(request, AccountCreate)
-    account = await services(request).administration.create_account(actor(request), body.name, body.quota)
+    account = await services(request).administration.create_account(
+        actor(request), body.name, body.quota, body.credential_lifetime, body.credential_max_lifetime
+    )
     return respond(AccountOut.of(account), status=201)

@@ -179,16 +179,30 @@ class Me(Response):
 class AccountCreate(RequestBody):
     name: RegistryName
     quota: Size | None = Field(default=None, description="Storage quota such as 10GiB (default 10GiB)")
+    credential_lifetime: Duration | None = Field(
+        default=None, description="Lifetime of credentials that ask for none, e.g. 30d (default 90d)"
+    )
+    credential_max_lifetime: Duration | None = Field(
+        default=None, description="The longest lifetime a credential may have, e.g. 180d (default 365d)"
+    )
 
 
 class AccountOut(Response):
     name: str
     created_at: datetime
     quota_bytes: int
+    credential_lifetime_seconds: int
+    credential_max_lifetime_seconds: int
 
     @classmethod
     def of(cls, account: Account) -> AccountOut:
-        return cls(name=account.name, created_at=account.created_at, quota_bytes=account.quota_bytes)
+        return cls(
+            name=account.name,
+            created_at=account.created_at,
+            quota_bytes=account.quota_bytes,
+            credential_lifetime_seconds=int(account.credential_lifetime.total_seconds()),
+            credential_max_lifetime_seconds=int(account.credential_max_lifetime.total_seconds()),
+        )
 
 
 class AccountList(Response):
