@@ -10,12 +10,14 @@ import os
 import shutil
 import signal
 import ssl
+import sys
 
 from aiohttp import web
 
 from shipshape.api.metrics import share_between_processes
 from shipshape.app import SystemClock, build_app
 from shipshape.config import Settings
+from shipshape.domain.errors import PasswordRejected
 from shipshape.logs import AccessLogger, configure_logging
 from shipshape.metadata.access_store import open_access_store
 from shipshape.services.bootstrap import ADMIN, DEFAULT_ACCOUNT, bootstrap
@@ -65,6 +67,9 @@ async def _bootstrap(settings: Settings) -> None:
     store = open_access_store(settings.metadata_url)
     try:
         generated = await bootstrap(store, SystemClock(), os.environ.get(ADMIN_PASSWORD_ENV) or None)
+    except PasswordRejected as error:
+        print(f"shipshape: {ADMIN_PASSWORD_ENV} is not accepted: {error.message}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
     finally:
         await store.close()
     if generated is not None:

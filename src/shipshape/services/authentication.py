@@ -67,8 +67,8 @@ class Authenticator:
         await self._refuse_if_locked(username, remote, now)
         try:
             principal = await self._verify(username, secret, now)
-        except Unauthorized:
-            await self._failed(username, remote, now)
+        except Unauthorized as error:
+            await self._failed(username, remote, now, error)
             raise
         await self._store.clear_login_failures(username)
         self._cache[key] = _Verified(principal, now + self._policy.cache_ttl)
@@ -134,19 +134,36 @@ class Authenticator:
             raise Unauthorized(INVALID_LOGIN)
         return member
 
+    async def _owner_of(self, username: str) -> tuple[str | None, str | None]:
+        """The account of a known login name (so its admins see failures against it), and whether it is a
+        credential."""
+        credential = await self._store.get_credential(username)
+        if credential is not None:
+            return credential.account, username
+        member = await self._store.get_member(username)
+        return (member[0].account if member else None), None
+
     async def _refuse_if_locked(self, username: str, remote: str | None, now: datetime) -> None:
         by_identity, by_address = await self._store.login_failures_since(username, remote, now - self._policy.window)
         if by_identity >= self._policy.max_failures_per_identity or by_address >= self._policy.max_failures_per_address:
-            await self._store.record_audit(AuditEvent(now, None, username, "login", username, "locked", remote))
+            account, credential = await self._owner_of(username)
+            await self._store.record_audit(
+                AuditEvent(now, account, username, "login", username, "locked", remote, credential)
+            )
             minutes = int(self._policy.window.total_seconds() // 60)
             raise LoginLocked(
                 f"too many failed logins for {username!r} or from this address: try again in {minutes} minutes,"
                 " or ask an administrator to reset the credential"
             )
 
-    async def _failed(self, username: str, remote: str | None, now: datetime) -> None:
+    async def _failed(self, username: str, remote: str | None, now: datetime, error: Unauthorized) -> None:
         await self._store.record_login_failure(username, remote, now)
-        await self._store.record_audit(AuditEvent(now, None, username, "login", username, "failure", remote))
+        account, credential = await self._owner_of(username)
+        # The reason is the error's kind (wrong secret, expired, revoked), never anything the caller sent.
+        detail = {"reason": type(error).__name__}
+        await self._store.record_audit(
+            AuditEvent(now, account, username, "login", username, "failure", remote, credential, detail=detail)
+        )
         recent, _ = await self._store.login_failures_since(username, remote, now - self._policy.window)
         # Slow down guessing: each recent failure doubles the wait before the refusal is sent.
         await asyncio.sleep(min(self._policy.slowdown_step * 2 ** max(recent - 1, 0), self._policy.slowdown_cap))

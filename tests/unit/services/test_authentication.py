@@ -139,8 +139,9 @@ async def test_repeated_failures_lock_the_identity_out_and_are_audited(store: Sq
             await authenticator.basic("acme-dev+ci", generate_secret(), "10.1.2.3")
     with pytest.raises(LoginLocked, match="try again"):
         await authenticator.basic("acme-dev+ci", secret, "10.1.2.3")  # even the right secret
-    events = await store.audit_events(None, None, None, 10)
+    events = await store.audit_events("acme", None, None, 10)  # the account's admins see them
     assert [e.result for e in events][:2] == ["locked", "failure"]
+    assert events[1].credential == "acme-dev+ci" and events[1].detail == {"reason": "Unauthorized"}
     clock.moment += POLICY.window + timedelta(seconds=1)
     assert await authenticator.basic("acme-dev+ci", secret, "10.1.2.3")
 
