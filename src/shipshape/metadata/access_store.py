@@ -9,22 +9,20 @@ from datetime import datetime
 from typing import TypeVar
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import DBAPIError
 
 from shipshape.domain.access import Account, AuditEvent, Credential, Member, Registry
 from shipshape.metadata import accounts, audit, credentials, logins, members, registries
 from shipshape.metadata.engine import (
     SQLITE_BUSY_TIMEOUT_MS,
     database_url,
-    is_retryable,
     postgres_engine,
+    require_aware,
+    run_query,
+    run_transaction,
     sqlite_engine,
 )
 
 T = TypeVar("T")
-
-# A transaction PostgreSQL aborted as a deadlock victim is run again this many times in all.
-_WRITE_ATTEMPTS = 3
 
 
 class SqlAccessStore:
@@ -43,7 +41,7 @@ class SqlAccessStore:
     # Accounts
 
     async def create_account(self, account: Account) -> None:
-        _require_aware(account.created_at)
+        require_aware(account.created_at)
         await self._write(lambda connection: accounts.create(connection, account))
 
     async def get_account(self, name: str) -> Account | None:
@@ -55,7 +53,7 @@ class SqlAccessStore:
     # Registries
 
     async def create_registry(self, registry: Registry, now: datetime) -> None:
-        _require_aware(now)
+        require_aware(now)
         await self._write(lambda connection: registries.create(connection, registry, now))
 
     async def get_registry(self, name: str) -> Registry | None:
@@ -70,7 +68,7 @@ class SqlAccessStore:
     # Members
 
     async def add_member(self, member: Member, password_hash: str, now: datetime) -> None:
-        _require_aware(now)
+        require_aware(now)
         await self._write(lambda connection: members.add(connection, member, password_hash, now))
 
     async def get_member(self, username: str) -> tuple[Member, str] | None:
@@ -117,18 +115,18 @@ class SqlAccessStore:
         Unlike `save_credential` with a changed `last_used_at`, this cannot undo a rotate, reset or revoke that
         committed after the credential was read.
         """
-        _require_aware(now)
+        require_aware(now)
         await self._write(lambda connection: credentials.record_use(connection, username, now))
 
     # Failed logins
 
     async def record_login_failure(self, identity: str, remote: str | None, now: datetime) -> None:
-        _require_aware(now)
+        require_aware(now)
         await self._write(lambda connection: logins.record(connection, identity, remote, now))
 
     async def login_failures_since(self, identity: str, remote: str | None, since: datetime) -> tuple[int, int]:
         """Failures at or after `since` for this identity, and from this client address (0 when `remote` is None)."""
-        _require_aware(since)
+        require_aware(since)
         return await self._read(lambda connection: logins.count_since(connection, identity, remote, since))
 
     async def clear_login_failures(self, identity: str) -> None:
@@ -137,13 +135,13 @@ class SqlAccessStore:
 
     async def forget_login_failures_before(self, before: datetime) -> int:
         """Delete failures older than `before` (no window counts them any more); return how many."""
-        _require_aware(before)
+        require_aware(before)
         return await self._write(lambda connection: logins.forget_before(connection, before))
 
     # Audit
 
     async def record_audit(self, event: AuditEvent) -> None:
-        _require_aware(event.time)
+        require_aware(event.time)
         await self._write(lambda connection: audit.record(connection, event))
 
     async def audit_events(
@@ -151,7 +149,7 @@ class SqlAccessStore:
     ) -> list[AuditEvent]:
         """Newest first; events of equal time in the reverse of the order they were recorded."""
         if since is not None:
-            _require_aware(since)
+            require_aware(since)
         return await self._read(lambda connection: audit.newest_first(connection, account, registry, since, limit))
 
     async def close(self) -> None:
@@ -165,16 +163,10 @@ class SqlAccessStore:
         self._reader.dispose()
 
     async def _read(self, query: Callable[[Connection], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._reads, _run, self._reader, query)
+        return await asyncio.get_running_loop().run_in_executor(self._reads, run_query, self._reader, query)
 
     async def _write(self, change: Callable[[Connection], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._writes, _transact, self._writer, change)
-
-
-def _require_aware(moment: datetime) -> None:
-    # Caught here, on the caller's stack: SQLAlchemy would report it wrapped in a StatementError from a thread.
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"naive datetime {moment.isoformat()}: pass a timezone-aware time such as Clock.now()")
+        return await asyncio.get_running_loop().run_in_executor(self._writes, run_transaction, self._writer, change)
 
 
 def _require_aware_credential(credential: Credential) -> None:
@@ -187,24 +179,7 @@ def _require_aware_credential(credential: Credential) -> None:
     )
     for moment in moments:
         if moment is not None:
-            _require_aware(moment)
-
-
-def _run(engine: Engine, query: Callable[[Connection], T]) -> T:
-    with engine.connect() as connection:
-        return query(connection)
-
-
-def _transact(engine: Engine, change: Callable[[Connection], T]) -> T:
-    attempt = 1
-    while True:
-        try:
-            with engine.begin() as connection:
-                return change(connection)
-        except DBAPIError as error:
-            if attempt >= _WRITE_ATTEMPTS or not is_retryable(error):
-                raise
-            attempt += 1
+            require_aware(moment)
 
 
 def open_access_store(url: str, *, threads: int = 2) -> SqlAccessStore:

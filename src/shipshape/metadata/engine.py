@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
@@ -11,6 +14,9 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 
 # Several processes may share one SQLite file; a writer waits this long for another's transaction to end.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+T = TypeVar("T")
+# A transaction PostgreSQL aborted as a deadlock victim is run again this many times in all.
+WRITE_ATTEMPTS = 3
 # PostgreSQL errors that mean "run the transaction again": deadlock detected, serialization failure.
 _RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
 
@@ -108,3 +114,29 @@ def is_sqlite_busy(error: Exception) -> bool:
     """Whether SQLite gave up waiting for a lock another connection holds (`error` wrapped by SQLAlchemy or not)."""
     cause = error.orig if isinstance(error, DBAPIError) else error
     return getattr(cause, "sqlite_errorname", "").startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
+
+
+def run_query(engine: Engine, query: Callable[[Connection], T]) -> T:
+    """Run `query` on a connection of `engine` (no transaction of ours)."""
+    with engine.connect() as connection:
+        return query(connection)
+
+
+def run_transaction(engine: Engine, change: Callable[[Connection], T]) -> T:
+    """Run `change` in one transaction, again (up to WRITE_ATTEMPTS in all) if PostgreSQL picked it as a deadlock
+    victim."""
+    attempt = 1
+    while True:
+        try:
+            with engine.begin() as connection:
+                return change(connection)
+        except DBAPIError as error:
+            if attempt >= WRITE_ATTEMPTS or not is_retryable(error):
+                raise
+            attempt += 1
+
+
+def require_aware(moment: datetime) -> None:
+    """Refuse a naive datetime on the caller's stack (SQLAlchemy would report it wrapped, from a thread)."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"naive datetime {moment.isoformat()}: pass a timezone-aware time such as Clock.now()")

@@ -20,9 +20,11 @@ from shipshape.metadata import blob_links, manifests, repositories, tags, upload
 from shipshape.metadata.engine import (
     SQLITE_BUSY_TIMEOUT_MS,
     database_url,
-    is_retryable,
     is_sqlite_busy,
     postgres_engine,
+    require_aware,
+    run_query,
+    run_transaction,
     sqlite_engine,
 )
 from shipshape.metadata.hot_reads import HotReads
@@ -34,8 +36,6 @@ T = TypeVar("T")
 # How long a read on the event loop may wait for a SQLite lock before it retries on a thread. In WAL mode readers
 # wait only in rare moments (crash recovery, the last connection closing), so this is a guard, not a tuning knob.
 _LOOP_READ_BUSY_TIMEOUT_MS = 20
-# A transaction PostgreSQL aborted as a deadlock victim is run again this many times in all.
-_WRITE_ATTEMPTS = 3
 
 
 class _UtcClock:
@@ -89,7 +89,7 @@ class SqlMetadataStore:
     # ManifestIndex
 
     async def put_manifest(self, repository: str, manifest: Manifest, tag: str | None, now: datetime) -> None:
-        _require_aware(now)
+        require_aware(now)
         await self._write(lambda connection: manifests.put(connection, repository, manifest, tag, now))
 
     async def get_manifest(self, repository: str, reference: Reference) -> StoredManifest | None:
@@ -118,22 +118,22 @@ class SqlMetadataStore:
     # UploadIndex
 
     async def create_upload(self, session: UploadSession) -> None:
-        _require_aware(session.created_at)
-        _require_aware(session.updated_at)
+        require_aware(session.created_at)
+        require_aware(session.updated_at)
         await self._write(lambda connection: uploads.create(connection, session))
 
     async def get_upload(self, repository: str, upload_id: str) -> UploadSession | None:
         return await self._read(lambda connection: uploads.get(connection, repository, upload_id))
 
     async def touch_upload(self, upload_id: str, now: datetime) -> None:
-        _require_aware(now)
+        require_aware(now)
         await self._write(lambda connection: uploads.touch(connection, upload_id, now))
 
     async def delete_upload(self, upload_id: str) -> None:
         await self._write(lambda connection: uploads.remove(connection, upload_id))
 
     async def uploads_idle_since(self, before: datetime, limit: int = 1000) -> list[UploadSession]:
-        _require_aware(before)
+        require_aware(before)
         return await self._read(lambda connection: uploads.idle_since(connection, before, limit), on_loop=False)
 
     async def close(self) -> None:
@@ -154,11 +154,11 @@ class SqlMetadataStore:
         # `on_loop=False` for reads whose size has no bound (all tags) or that no request waits for.
         if on_loop and self._loop_reader is not None:
             try:
-                return _run(self._loop_reader, query)
+                return run_query(self._loop_reader, query)
             except DBAPIError as error:
                 if not is_sqlite_busy(error):
                     raise
-        return await asyncio.get_running_loop().run_in_executor(self._reads, _run, self._reader, query)
+        return await asyncio.get_running_loop().run_in_executor(self._reads, run_query, self._reader, query)
 
     async def _hot_read(self, query: Callable[[DBAPIConnection], T]) -> T:
         if self._loop_connections is not None:
@@ -170,30 +170,7 @@ class SqlMetadataStore:
         return await asyncio.get_running_loop().run_in_executor(self._reads, self._thread_connections.run, query)
 
     async def _write(self, change: Callable[[Connection], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._writes, _transact, self._writer, change)
-
-
-def _require_aware(moment: datetime) -> None:
-    # Caught here, on the caller's stack: SQLAlchemy would report it wrapped in a StatementError from a thread.
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"naive datetime {moment.isoformat()}: pass a timezone-aware time such as Clock.now()")
-
-
-def _run(engine: Engine, query: Callable[[Connection], T]) -> T:
-    with engine.connect() as connection:
-        return query(connection)
-
-
-def _transact(engine: Engine, change: Callable[[Connection], T]) -> T:
-    attempt = 1
-    while True:
-        try:
-            with engine.begin() as connection:
-                return change(connection)
-        except DBAPIError as error:
-            if attempt >= _WRITE_ATTEMPTS or not is_retryable(error):
-                raise
-            attempt += 1
+        return await asyncio.get_running_loop().run_in_executor(self._writes, run_transaction, self._writer, change)
 
 
 def open_metadata_store(
