@@ -25,7 +25,7 @@ from shipshape.metadata import open_metadata_store
 from shipshape.metadata.access_store import open_access_store
 from shipshape.ports import Clock
 from shipshape.services.administration import Administration
-from shipshape.services.authentication import Authenticator
+from shipshape.services.authentication import Authenticator, LoginPolicy
 from shipshape.services.authorization import Authorizer
 from shipshape.services.blobs import BlobService
 from shipshape.services.manifests import ManifestService
@@ -36,6 +36,8 @@ from shipshape.storage.filesystem import FilesystemBlobStore
 log = logging.getLogger("shipshape")
 
 FAILED_LOGIN_MEMORY = timedelta(days=1)  # longer than any lockout window
+# One client address may fail this many times more than one identity: a NAT hides many honest users.
+ADDRESS_FAILURES_FACTOR = 5
 API_VERSION_HEADER = ("Docker-Distribution-API-Version", "registry/2.0")
 
 
@@ -63,7 +65,12 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
     if settings.auth:
         access_store = open_access_store(settings.metadata_url)
         epoch = FileRevocationEpoch(settings.data_dir / "revocation-epoch")
-        authenticator = Authenticator(access_store, clock, epoch=epoch)
+        policy = LoginPolicy(
+            max_failures_per_identity=settings.lockout_failures,
+            max_failures_per_address=settings.lockout_failures * ADDRESS_FAILURES_FACTOR,
+            window=settings.lockout_duration,
+        )
+        authenticator = Authenticator(access_store, clock, policy, epoch)
         authorizer = Authorizer(access_store, clock)
         app[ACCESS] = AccessControl(
             authenticator=authenticator,

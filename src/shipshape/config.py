@@ -28,8 +28,10 @@ class Settings(BaseModel):
     log_level: str = "info"
     workers: int = Field(default=1, ge=1, le=64)
     upload_max_idle: timedelta = timedelta(hours=24)
+    lockout_failures: int = Field(default=10, ge=1, le=1000)  # failed logins of one identity before a lockout
+    lockout_duration: timedelta = timedelta(minutes=15)  # how long failures count, and so how long a lockout lasts
 
-    @field_validator("upload_max_idle", mode="before")
+    @field_validator("upload_max_idle", "lockout_duration", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> Any:
         return parse_duration(value) if isinstance(value, str) else value

@@ -216,3 +216,19 @@ async def test_reset_ends_tokens_issued_for_the_old_secret_but_rotation_keeps_th
     access.authenticator.forget("acme-dev+ci")
     refused = await secured.client.get("/v2/acme-dev/app/tags/list", headers=reset_token)
     assert refused.status == 401 and "reset" in (await refused.json())["errors"][0]["message"]
+
+
+async def test_lockout_after_the_configured_number_of_failures(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", auth=True, lockout_failures=2, lockout_duration="10m")  # type: ignore[arg-type]
+    settings.data_dir.mkdir()
+    migrate(settings.metadata_url)
+    client = TestClient(TestServer(build_app(settings)))
+    await client.start_server()
+    try:
+        wrong = basic("acme-dev+ci", generate_secret())
+        assert [(await client.get("/v2/", headers=wrong)).status for _ in range(2)] == [401, 401]
+        locked = await client.get("/v2/", headers=wrong)
+        assert locked.status == 429 and await error_code(locked) == "TOOMANYREQUESTS"
+        assert "try again in 10 minutes" in (await locked.json())["errors"][0]["message"]
+    finally:
+        await client.close()

@@ -70,6 +70,16 @@ def serve(
         str | None,
         typer.Option(envvar="SHIPSHAPE_PUBLIC_URL", help="URL clients use, e.g. https://registry.example.com"),
     ] = None,
+    lockout_failures: Annotated[
+        int | None,
+        typer.Option(
+            envvar="SHIPSHAPE_LOCKOUT_FAILURES", help="Failed logins of one identity before it is locked out (10)"
+        ),
+    ] = None,
+    lockout_duration: Annotated[
+        str | None,
+        typer.Option(envvar="SHIPSHAPE_LOCKOUT_DURATION", help="How long a lockout lasts, e.g. 15m (15m)"),
+    ] = None,
     upload_max_idle: Annotated[
         str | None,
         typer.Option(envvar="SHIPSHAPE_UPLOAD_MAX_IDLE", help="Purge uploads idle this long, e.g. 24h"),
@@ -85,6 +95,8 @@ def serve(
         "upload_max_idle": upload_max_idle,
         "auth": auth,
         "public_url": public_url,
+        "lockout_failures": lockout_failures,
+        "lockout_duration": lockout_duration,
     }  # fmt: skip
     try:
         settings = load_settings(config, overrides)
