@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import gc
 import logging
 import multiprocessing
 import os
@@ -48,6 +49,9 @@ def serve(settings: Settings) -> None:
     # Fork after the imports and migrations: workers start at once and share this process's pages until they
     # write to them (measured: ~30 MB private per worker). No thread or database connection is open here yet.
     context = multiprocessing.get_context("fork")
+    # Objects alive now are never garbage: keep the collector from visiting them, which would write to (and so
+    # copy) every page they share with the forked workers.
+    gc.freeze()
     others = [
         context.Process(target=_run_forked_worker, args=(settings, os.getpid()), daemon=True)
         for _ in range(settings.workers - 1)
