@@ -232,3 +232,10 @@ async def test_lockout_after_the_configured_number_of_failures(tmp_path: Path) -
         assert "try again in 10 minutes" in (await locked.json())["errors"][0]["message"]
     finally:
         await client.close()
+
+
+async def test_token_endpoint_refuses_malformed_scopes_and_credentials(secured: Secured) -> None:
+    bad_scope = await secured.client.get("/auth/token?scope=repository:UPPER/case:pull", headers=secured.dev_ci)
+    assert bad_scope.status == 400 and (await bad_scope.json())["errors"][0]["message"]
+    bad_basic = await secured.client.get("/auth/token", headers={"Authorization": "Basic not-base64!"})
+    assert bad_basic.status == 401 and "malformed" in (await bad_basic.json())["errors"][0]["message"]
