@@ -239,3 +239,12 @@ async def test_token_endpoint_refuses_malformed_scopes_and_credentials(secured: 
     assert bad_scope.status == 400 and (await bad_scope.json())["errors"][0]["message"]
     bad_basic = await secured.client.get("/auth/token", headers={"Authorization": "Basic not-base64!"})
     assert bad_basic.status == 401 and "malformed" in (await bad_basic.json())["errors"][0]["message"]
+
+
+async def test_catalog_through_the_token_flow_lists_what_the_caller_may_pull(secured: Secured) -> None:
+    await push_image(secured.client, "acme-dev/app", "v1", secured.dev_ci)
+    await push_image(secured.client, "acme-prod/app", "v1", secured.prod_ci)
+    response = await secured.client.get("/auth/token?scope=registry:catalog:*", headers=secured.dev_ci)
+    bearer = {"Authorization": f"Bearer {(await response.json())['token']}"}
+    catalog = await secured.client.get("/v2/_catalog", headers=bearer)
+    assert (await catalog.json())["repositories"] == ["acme-dev/app"]

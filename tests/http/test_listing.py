@@ -107,3 +107,8 @@ async def test_unknown_v2_paths_and_methods_answer_in_oci_error_format(registry:
     assert unknown.status == 404 and await error_code(unknown) == "UNSUPPORTED"
     wrong_method = await registry.client.post("/v2/app/tags/list")
     assert wrong_method.status == 405 and await error_code(wrong_method) == "UNSUPPORTED"
+
+
+async def test_unicode_digits_in_n_are_refused_not_crashing(registry: Registry) -> None:
+    response = await registry.client.get("/v2/_catalog?n=%C2%B2")
+    assert response.status == 400 and await error_code(response) == "PAGINATION_NUMBER_INVALID"

@@ -44,13 +44,21 @@ async def test_machine_credentials_may_not_manage(api: ManageApi) -> None:
     assert "machine credential" in answer.message and "member" in answer.message
 
 
-async def test_a_bearer_token_issued_to_a_member_is_accepted(api: ManageApi) -> None:
+async def test_a_bearer_token_does_not_open_the_management_api(api: ManageApi) -> None:
+    # A token is scoped to repositories and short-lived: leaked from CI, it must not manage the account.
     response = await api.client.get("/auth/token?service=shipshape", headers=basic("admin", ADMIN_PASSWORD))
     assert response.status == 200, await response.text()
     token = (await response.json())["token"]
     answer = await api.get("/me", headers={"Authorization": f"Bearer {token}"})
-    assert answer.status == 200 and answer.body["username"] == "admin"
+    assert answer.status == 401 and "Basic" in answer.message
     assert (await api.get("/me", headers={"Authorization": "Bearer not.a.token"})).status == 401
+
+
+async def test_a_token_cannot_mint_another_token(api: ManageApi) -> None:
+    response = await api.client.get("/auth/token?service=shipshape", headers=basic("admin", ADMIN_PASSWORD))
+    token = (await response.json())["token"]
+    again = await api.client.get("/auth/token?service=shipshape", headers={"Authorization": f"Bearer {token}"})
+    assert again.status == 401
 
 
 async def test_server_administrator_creates_account_with_quota(api: ManageApi) -> None:

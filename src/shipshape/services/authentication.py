@@ -20,6 +20,8 @@ from shipshape.domain.errors import LoginLocked, Unauthorized
 from shipshape.domain.secrets import is_well_formed, secret_sha256
 from shipshape.ports import AccessStore, Clock, RevocationEpoch
 
+MAX_IDENTITY = 255
+
 
 @dataclass(frozen=True, slots=True)
 class LoginPolicy:
@@ -55,6 +57,7 @@ class Authenticator:
         self._seen_epoch = epoch.current() if epoch else 0
         self._cache: dict[str, _Verified] = {}  # by a hash of username and secret
         self._subjects: dict[str, _Verified] = {}  # by username, for bearer tokens
+        self._login_locks: dict[str, asyncio.Lock] = {}
 
     async def basic(self, username: str, secret: str, remote: str | None) -> Member | Credential:
         """The member or credential that `username`/`secret` prove; raises `Unauthorized` or `LoginLocked`."""
@@ -64,17 +67,31 @@ class Authenticator:
         cached = self._cache.get(key)
         if cached is not None and cached.until > now:
             return cached.principal
-        await self._refuse_if_locked(username, remote, now)
+        identity = _identity(username)
+        # One check at a time per identity: parallel guesses must each see the failures recorded before them.
+        lock = self._login_locks.setdefault(identity, asyncio.Lock())
+        try:
+            async with lock:
+                principal = await self._check(identity, username, secret, remote, now)
+        finally:
+            if not lock.locked():
+                self._login_locks.pop(identity, None)
+        self._cache[key] = _Verified(principal, now + self._policy.cache_ttl)
+        return principal
+
+    async def _check(
+        self, identity: str, username: str, secret: str, remote: str | None, now: datetime
+    ) -> Member | Credential:
+        await self._refuse_if_locked(identity, remote, now)
         try:
             principal = await self._verify(username, secret, now)
         except Unauthorized as error:
-            await self._failed(username, remote, now, error)
+            await self._failed(identity, remote, now, error)
             raise
-        await self._store.clear_login_failures(username)
-        self._cache[key] = _Verified(principal, now + self._policy.cache_ttl)
+        await self._store.clear_login_failures(identity)
         await self._store.record_audit(
-            AuditEvent(now, principal.account, username, "login", username, "success", remote,
-                       credential=username if isinstance(principal, Credential) else None)
+            AuditEvent(now, principal.account, identity, "login", identity, "success", remote,
+                       credential=identity if isinstance(principal, Credential) else None)
         )  # fmt: skip
         return principal
 
@@ -151,6 +168,7 @@ class Authenticator:
                 AuditEvent(now, account, username, "login", username, "locked", remote, credential)
             )
             minutes = int(self._policy.window.total_seconds() // 60)
+            await asyncio.sleep(self._policy.slowdown_cap)  # hammering a locked door is slow too
             raise LoginLocked(
                 f"too many failed logins for {username!r} or from this address: try again in {minutes} minutes,"
                 " or ask an administrator to reset the credential"
@@ -167,6 +185,14 @@ class Authenticator:
         recent, _ = await self._store.login_failures_since(username, remote, now - self._policy.window)
         # Slow down guessing: each recent failure doubles the wait before the refusal is sent.
         await asyncio.sleep(min(self._policy.slowdown_step * 2 ** max(recent - 1, 0), self._policy.slowdown_cap))
+
+
+def _identity(username: str) -> str:
+    """The login name as it may be recorded: a secret pasted into the username field is never stored or echoed,
+    and junk is cut to a sane length."""
+    if is_well_formed(username):
+        return f"<a secret, sha256 {secret_sha256(username)[:12]}>"
+    return username[:MAX_IDENTITY]
 
 
 def _cache_key(username: str, secret: str) -> str:

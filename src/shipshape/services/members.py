@@ -20,6 +20,9 @@ MAX_NAME = 64
 NAME_PATTERN = r"^[a-z0-9]+([._-][a-z0-9]+)*$"
 
 
+RESERVED_NAMES = frozenset({"anonymous"})
+
+
 def validate_name(name: str, what: str) -> str:
     """A member's username or a credential's name: one lowercase word, like a registry name."""
     if len(name) > MAX_NAME or not _NAME.fullmatch(name):
@@ -27,6 +30,8 @@ def validate_name(name: str, what: str) -> str:
             f"invalid {what} {name!r}: up to {MAX_NAME} lowercase letters and digits,"
             " with single '.', '_' or '-' between them, e.g. ci-builder"
         )
+    if name in RESERVED_NAMES:
+        raise NameInvalid(f"{name!r} is reserved (it names callers who send no credentials): choose another {what}")
     return name
 
 

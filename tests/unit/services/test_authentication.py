@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -30,7 +31,7 @@ from shipshape.metadata.migrate import migrate
 from shipshape.services.authentication import Authenticator, LoginPolicy
 
 CHEAP = Argon2Parameters(time_cost=1, memory_kib=8, parallelism=1)
-POLICY = LoginPolicy(max_failures_per_identity=3, max_failures_per_address=100, slowdown_step=0.0)
+POLICY = LoginPolicy(max_failures_per_identity=3, max_failures_per_address=100, slowdown_step=0.0, slowdown_cap=0.0)
 
 
 @dataclass
@@ -154,3 +155,21 @@ async def test_bearer_subject_resolves_to_live_principals_only(store: SqlAccessS
     authenticator.forget("acme-dev+ci")
     assert await authenticator.principal("acme-dev+ci") is None
     assert await authenticator.principal("nobody") is None
+
+
+async def test_parallel_guesses_cannot_outrun_the_lockout(store: SqlAccessStore, clock: FakeClock) -> None:
+    await new_credential(store, clock)
+    authenticator = Authenticator(store, clock, POLICY)
+    outcomes = await asyncio.gather(
+        *(authenticator.basic("acme-dev+ci", generate_secret(), "10.1.2.3") for _ in range(8)), return_exceptions=True
+    )
+    assert sum(isinstance(o, LoginLocked) for o in outcomes) == 8 - POLICY.max_failures_per_identity
+    assert all(isinstance(o, Unauthorized | LoginLocked) for o in outcomes)
+
+
+async def test_a_secret_typed_as_the_username_is_never_recorded(store: SqlAccessStore, clock: FakeClock) -> None:
+    pasted = generate_secret()
+    with pytest.raises(Unauthorized):
+        await Authenticator(store, clock, POLICY).basic(pasted, "whatever-password-1", "10.1.2.3")
+    events = await store.audit_events(None, None, None, 10)
+    assert events and all(pasted not in f"{e.actor} {e.target} {e.detail}" for e in events)

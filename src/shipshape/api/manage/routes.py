@@ -106,7 +106,8 @@ OPERATIONS: tuple[Operation, ...] = (
 
 @web.middleware
 async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Find the member a request acts for: Basic (a member's password) or a bearer token issued to a member."""
+    """Find the member a request acts for, by Basic credentials (a member's password) only: a bearer token is
+    scoped to repositories and short-lived, and must not open account management."""
     if request.match_info.http_exception is not None or request.match_info.route.name == OPENAPI_ROUTE:
         return await handler(request)
     access = request.config_dict.get(ACCESS)
@@ -116,8 +117,10 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
         )
     caller = await access.caller(request)
     principal = caller.principal
+    if caller.token is not None:
+        raise Unauthorized("the management API takes a member's username and password (Basic), not a bearer token")
     if isinstance(principal, Anonymous):
-        raise Unauthorized("log in: send a member's username and password (Basic) or a bearer token")
+        raise Unauthorized("log in: send a member's username and password (Basic)")
     if not isinstance(principal, Member):
         raise Denied(
             f"{principal.username} is a machine credential, for pushing and pulling: the management API is for"

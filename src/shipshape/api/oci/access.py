@@ -136,11 +136,8 @@ class AccessControl:
         await self.authorizer.require(caller.principal, path, action)
 
     async def may_pull(self, caller: Caller, path: str) -> bool:
-        try:
-            await self.check(caller, path, Action.PULL)
-        except (Unauthorized, Denied):
-            return False
-        return True
+        """Whether the caller's principal may pull `path` (for mounts and the catalog; a token need not name it)."""
+        return Action.PULL in await self.authorizer.actions(caller.principal, path)
 
 
 ACCESS = web.AppKey("access_control", AccessControl)
@@ -195,6 +192,8 @@ async def token_endpoint(request: web.Request) -> web.Response:
     access = request.app[ACCESS]
     try:
         caller = await access.caller(request)
+        if caller.token is not None:  # a token must not mint another: that would outlive every reset
+            raise Unauthorized("the token endpoint takes Basic credentials (or none, for public pulls)")
     except Unauthorized as error:
         return _challenge(request, access, error, None, None)
     granted: list[GrantedAccess] = []
@@ -227,10 +226,12 @@ async def _audit(
     registry = path.partition("/")[0]
     reference = request.match_info.get("reference") or request.match_info.get("digest") or ""
     principal = caller.principal
+    # Filed under the registry's account, so its admins see attempts by callers from elsewhere too.
+    owner = await access.authorizer.registry(registry)
     await access.store.record_audit(
         AuditEvent(
             time=access.clock.now(),
-            account=getattr(principal, "account", None),
+            account=owner.account if owner is not None else getattr(principal, "account", None),
             actor=caller.name,
             action=AUDITED_ROUTES[route],
             target=f"{path}@{reference}" if reference.startswith("sha") else f"{path}:{reference}",

@@ -32,9 +32,11 @@ async def list_tags(request: web.Request) -> web.Response:
 async def catalog(request: web.Request) -> web.Response:
     limit, last = _page(request, default=DEFAULT_CATALOG_PAGE)
     assert limit is not None
-    names = await _readable_repositories(request, last, limit)
+    names, resume_after = await _readable_repositories(request, last, limit)
     response = web.json_response({"repositories": names})
-    _link_next(response, request.path, names, limit)
+    if resume_after is not None:
+        query = urlencode({"last": resume_after, "n": limit})
+        response.headers["Link"] = f'<{request.path}?{query}>; rel="next"'
     return response
 
 
@@ -48,17 +50,22 @@ async def referrers(request: web.Request) -> web.Response:
     return response
 
 
-async def _readable_repositories(request: web.Request, last: str | None, limit: int) -> list[str]:
-    """A page of the repositories the caller may pull: a caller learns nothing of the others."""
+async def _readable_repositories(request: web.Request, last: str | None, limit: int) -> tuple[list[str], str | None]:
+    """A page of the repositories the caller may pull (a caller learns nothing of the others), and where the next
+    page starts, if there is one: also when the scan budget ran out before the page filled."""
     manifests, may_pull = services(request).manifests, pull_check(request)
     names: list[str] = []
     for _ in range(MAX_CATALOG_SCANS):
         batch = await manifests.repositories(last, limit)
-        names += [name for name in batch if await may_pull(name)]
-        if len(batch) < limit or len(names) >= limit:
-            break
+        for name in batch:
+            if await may_pull(name):
+                names.append(name)
+                if len(names) == limit:
+                    return names, name
+        if len(batch) < limit:
+            return names, None
         last = batch[-1]
-    return names[:limit]
+    return names, last
 
 
 def _page(request: web.Request, default: int | None) -> tuple[int | None, str | None]:
@@ -66,7 +73,7 @@ def _page(request: web.Request, default: int | None) -> tuple[int | None, str | 
     text = request.query.get("n")
     limit = default
     if text is not None:
-        if not text.isdigit():
+        if not (text.isascii() and text.isdigit()):
             raise PaginationInvalid(f"n must be a whole number between 0 and {MAX_PAGE}, not {text!r}")
         limit = min(int(text), MAX_PAGE)
     return limit, request.query.get("last") or None
