@@ -248,3 +248,9 @@ async def test_catalog_through_the_token_flow_lists_what_the_caller_may_pull(sec
     bearer = {"Authorization": f"Bearer {(await response.json())['token']}"}
     catalog = await secured.client.get("/v2/_catalog", headers=bearer)
     assert (await catalog.json())["repositories"] == ["acme-dev/app"]
+
+
+async def test_token_request_with_too_many_scopes_is_refused(secured: Secured) -> None:
+    scopes = [("scope", f"repository:acme-dev/app{i}:pull") for i in range(51)]
+    response = await secured.client.get("/auth/token", params=scopes, headers=secured.dev_ci)
+    assert response.status == 400 and "limit" in (await response.json())["errors"][0]["message"]

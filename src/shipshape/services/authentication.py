@@ -68,6 +68,7 @@ class Authenticator:
         if cached is not None and cached.until > now:
             return cached.principal
         identity = _identity(username)
+        epoch = self._seen_epoch
         # One check at a time per identity: parallel guesses must each see the failures recorded before them.
         lock = self._login_locks.setdefault(identity, asyncio.Lock())
         try:
@@ -76,7 +77,8 @@ class Authenticator:
         finally:
             if not lock.locked():
                 self._login_locks.pop(identity, None)
-        self._cache[key] = _Verified(principal, now + self._policy.cache_ttl)
+        if self._epoch is None or self._epoch.current() == epoch:  # nothing was revoked while we checked
+            self._cache[key] = _Verified(principal, now + self._policy.cache_ttl)
         return principal
 
     async def _check(

@@ -25,7 +25,7 @@ from shipshape.auth.tokens import (
     parse_scope,
 )
 from shipshape.domain.access import Action, Anonymous, AuditEvent, Credential, Principal
-from shipshape.domain.errors import Denied, Unauthorized
+from shipshape.domain.errors import Denied, ScopeInvalid, Unauthorized
 from shipshape.domain.secrets import secret_sha256
 from shipshape.ports import AccessStore, Clock
 from shipshape.services.authentication import Authenticator
@@ -33,6 +33,7 @@ from shipshape.services.authorization import Authorizer
 
 TOKEN_LIFETIME_SECONDS = 300
 MAX_CACHED_TOKENS = 10_000
+MAX_SCOPES_PER_TOKEN = 50  # docker asks for two (target and mount source); each costs a lookup
 SECRET_ID_LENGTH = 16  # hex characters of the secret's SHA-256 carried in a token: enough to tell secrets apart
 SERVICE = "shipshape"
 ANONYMOUS = "anonymous"  # the subject of tokens issued to callers who sent no credentials
@@ -197,7 +198,10 @@ async def token_endpoint(request: web.Request) -> web.Response:
     except Unauthorized as error:
         return _challenge(request, access, error, None, None)
     granted: list[GrantedAccess] = []
-    for requested in parse_scope(request.query.getall("scope", [])):
+    scopes = parse_scope(request.query.getall("scope", []))
+    if len(scopes) > MAX_SCOPES_PER_TOKEN:
+        raise ScopeInvalid(f"{len(scopes)} scopes in one token request; the limit is {MAX_SCOPES_PER_TOKEN}")
+    for requested in scopes:
         if requested.type != "repository":
             continue
         allowed = await access.authorizer.actions(caller.principal, requested.name)
