@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, insert, select
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, delete, insert, select
 
 from shipshape.domain.errors import ChildManifestUnknown, Conflict, ManifestBlobUnknown, ManifestUnknown
 from shipshape.domain.manifests import Descriptor, Manifest
@@ -106,47 +106,49 @@ def remove(connection: Connection, repository: str, digest: str) -> None:
 def _require_blobs(
     connection: Connection, repository: str, repository_id: int, descriptors: Sequence[Descriptor]
 ) -> None:
-    wanted = _unique_digests(descriptors)
-    if not wanted:
-        return
-    found = set(
-        connection.scalars(
-            select(repository_blobs.c.digest)
-            .where(repository_blobs.c.repository_id == repository_id, repository_blobs.c.digest.in_(wanted))
-            .order_by(repository_blobs.c.digest)
-            .with_for_update(read=True)
-        )
-    )
-    missing = [digest for digest in wanted if digest not in found]
-    if missing:
+    missing = _first_missing(connection, repository_blobs.c.repository_id, repository_blobs.c.digest,
+                             repository_id, descriptors)  # fmt: skip
+    if missing is not None:
         raise ManifestBlobUnknown(
-            f"manifest references blob {missing[0]}, which is not in repository {repository}:"
+            f"manifest references blob {missing}, which is not in repository {repository}:"
             " push the blob (or mount it) before the manifest",
-            detail={"digest": missing[0]},
+            detail={"digest": missing},
         )
 
 
 def _require_children(
     connection: Connection, repository: str, repository_id: int, descriptors: Sequence[Descriptor]
 ) -> None:
+    missing = _first_missing(connection, manifests.c.repository_id, manifests.c.digest, repository_id, descriptors)
+    if missing is not None:
+        raise ChildManifestUnknown(
+            f"index lists manifest {missing}, which is not in repository {repository}:"
+            " push the manifests an index lists before the index",
+            detail={"digest": missing},
+        )
+
+
+def _first_missing(
+    connection: Connection,
+    repository_column: ColumnElement[int],
+    digest_column: ColumnElement[str],
+    repository_id: int,
+    descriptors: Sequence[Descriptor],
+) -> str | None:
+    """The first digest of `descriptors` the repository lacks in that table, locking the rows it finds
+    (FOR SHARE on PostgreSQL) so that a concurrent unlink or delete waits for this transaction."""
     wanted = _unique_digests(descriptors)
     if not wanted:
-        return
+        return None
     found = set(
         connection.scalars(
-            select(manifests.c.digest)
-            .where(manifests.c.repository_id == repository_id, manifests.c.digest.in_(wanted))
-            .order_by(manifests.c.digest)
+            select(digest_column)
+            .where(repository_column == repository_id, digest_column.in_(wanted))
+            .order_by(digest_column)
             .with_for_update(read=True)
         )
     )
-    missing = [digest for digest in wanted if digest not in found]
-    if missing:
-        raise ChildManifestUnknown(
-            f"index lists manifest {missing[0]}, which is not in repository {repository}:"
-            " push the manifests an index lists before the index",
-            detail={"digest": missing[0]},
-        )
+    return next((digest for digest in wanted if digest not in found), None)
 
 
 def _insert(connection: Connection, repository_id: int, manifest: Manifest, now: datetime) -> None:
