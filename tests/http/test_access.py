@@ -60,7 +60,12 @@ async def secured(tmp_path: Path) -> AsyncIterator[Secured]:
     headers = {}
     everything = frozenset(Action)
     for username, kind, scopes in [
-        ("acme-dev+ci", CredentialKind.CI, (Scope("acme-dev", everything), Scope("acme-pub", everything))),
+        (
+            "acme-dev+ci",
+            CredentialKind.CI,
+            # acme-next is named but not created yet: pushing there should say to create it.
+            (Scope("acme-dev", everything), Scope("acme-pub", everything), Scope("acme-next", everything)),
+        ),
         ("acme-dev+pull", CredentialKind.PULL, (Scope("acme-dev", frozenset({Action.PULL})),)),
         ("acme-prod+ci", CredentialKind.CI, (Scope("acme-prod", everything),)),
     ]:
@@ -171,9 +176,16 @@ async def test_public_registry_allows_anonymous_pull_only(secured: Secured) -> N
 
 
 async def test_push_into_a_missing_registry_says_to_create_it(secured: Secured) -> None:
-    response = await secured.client.post("/v2/acme-nope/app/blobs/uploads/", headers=secured.dev_ci)
+    response = await secured.client.post("/v2/acme-next/app/blobs/uploads/", headers=secured.dev_ci)
     assert response.status == 404 and await error_code(response) == "NAME_UNKNOWN"
-    assert "shipshape registry create acme-nope" in (await response.json())["errors"][0]["message"]
+    assert "shipshape registry create acme-next" in (await response.json())["errors"][0]["message"]
+
+
+async def test_a_registry_outside_the_callers_scopes_is_denied_whether_it_exists_or_not(secured: Secured) -> None:
+    missing = await secured.client.post("/v2/acme-nope/app/blobs/uploads/", headers=secured.dev_ci)
+    existing = await secured.client.post("/v2/acme-prod/app/blobs/uploads/", headers=secured.dev_ci)
+    assert (missing.status, existing.status) == (403, 403)
+    assert await error_code(missing) == await error_code(existing) == "DENIED"
 
 
 async def test_wrong_secret_is_unauthorized_with_a_challenge(secured: Secured) -> None:

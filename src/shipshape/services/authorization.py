@@ -5,7 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from shipshape.domain.access import Action, Anonymous, Principal, Registry, allowed_actions, split_repository
+from shipshape.domain.access import (
+    Action,
+    Anonymous,
+    Credential,
+    Member,
+    Principal,
+    Registry,
+    Role,
+    allowed_actions,
+    split_repository,
+)
 from shipshape.domain.errors import Denied, NameUnknown, Unauthorized
 from shipshape.ports import AccessStore, Clock
 
@@ -53,10 +63,21 @@ class Authorizer:
         if isinstance(principal, Anonymous):
             raise Unauthorized(f"authentication required to {action} {path}: log in with a member or credential")
         registry_name, _ = split_repository(path)
-        if await self.registry(registry_name) is None:
+        if await self.registry(registry_name) is None and _may_know_of(principal, registry_name):
             raise NameUnknown(
                 f"registry {registry_name!r} does not exist: create it first with"
                 f" `shipshape registry create {registry_name} --environment development|staging|production`"
             )
         who = getattr(principal, "username", "caller")
         raise Denied(f"{who} may not {action} {path}: ask an administrator for a credential with {action} on it")
+
+
+def _may_know_of(principal: Principal, registry: str) -> bool:
+    """Whether telling `principal` that `registry` does not exist reveals nothing: administrators create
+    registries, and a credential whose scopes name it was meant to use it. Everyone else gets `Denied`, the same
+    answer as for a registry they may not see."""
+    if isinstance(principal, Member):
+        return principal.role in (Role.OWNER, Role.ADMIN)
+    if isinstance(principal, Credential):
+        return any(scope.registry == registry for scope in principal.scopes)
+    return False
