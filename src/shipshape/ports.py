@@ -10,6 +10,7 @@ from typing import Protocol
 
 from shipshape.domain.access import Account, AuditEvent, Credential, Member, Registry
 from shipshape.domain.digests import Digest
+from shipshape.domain.events import RegistryEvent
 from shipshape.domain.manifests import Manifest
 from shipshape.domain.names import Reference
 from shipshape.domain.records import StoredManifest, UploadSession
@@ -248,3 +249,9 @@ class RevocationEpoch(Protocol):
     def current(self) -> int: ...
 
     def advance(self) -> None: ...
+
+
+class EventSink(Protocol):
+    """Where registry events go (the webhooks). Publishing never fails the operation that caused the event."""
+
+    async def publish(self, event: RegistryEvent) -> None: ...
