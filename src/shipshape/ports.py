@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -13,7 +13,13 @@ from shipshape.domain.digests import Digest
 from shipshape.domain.events import RegistryEvent
 from shipshape.domain.manifests import Manifest
 from shipshape.domain.names import Reference
-from shipshape.domain.records import StoredManifest, UploadSession
+from shipshape.domain.policies import RegistryPolicy
+from shipshape.domain.records import Provenance, StoredManifest, UploadSession
+from shipshape.domain.webhooks import Delivery, Webhook
+
+# Policy checks that must see the stored state in the transaction that changes it; they raise to refuse.
+TagMoveGuard = Callable[[str], None]  # called with the digest an existing tag points at, when the push moves it
+ManifestDeleteGuard = Callable[[Sequence[str]], None]  # called with the tags pointing at the manifest
 
 
 class Clock(Protocol):
@@ -108,11 +114,21 @@ class BlobIndex(Protocol):
 class ManifestIndex(Protocol):
     """Manifests, tags and the references between them, per repository."""
 
-    async def put_manifest(self, repository: str, manifest: Manifest, tag: str | None, now: datetime) -> None:
+    async def put_manifest(
+        self,
+        repository: str,
+        manifest: Manifest,
+        tag: str | None,
+        now: datetime,
+        provenance: Provenance | None = None,
+        may_move_tag: TagMoveGuard | None = None,
+    ) -> None:
         """Store `manifest` in `repository` (idempotent by digest) and point `tag` at it, in one transaction.
 
         Raises `ManifestBlobUnknown` if a blob it references is not linked into the repository and
-        `ManifestUnknown` if a child manifest of an index is not in the repository; then nothing is stored.
+        `ManifestUnknown` if a child manifest of an index is not in the repository; `may_move_tag` is called
+        when `tag` exists and points elsewhere, and may raise. Whatever is raised, nothing is stored.
+        `provenance` is recorded when the manifest is new to the repository.
         """
         ...
 
@@ -120,9 +136,11 @@ class ManifestIndex(Protocol):
         """The manifest a tag points at, or the manifest with that digest, in `repository`."""
         ...
 
-    async def delete_manifest(self, repository: str, digest: str) -> None:
+    async def delete_manifest(
+        self, repository: str, digest: str, may_delete: ManifestDeleteGuard | None = None
+    ) -> None:
         """Delete the manifest and every tag pointing at it. Raises `ManifestUnknown` if absent and `Conflict`
-        if an index in the repository lists it."""
+        if an index in the repository lists it; `may_delete` sees its tags first and may raise."""
         ...
 
     async def delete_tag(self, repository: str, tag: str) -> None:
@@ -187,6 +205,10 @@ class AccessStore(Protocol):
 
     async def list_registries(self, account: str | None) -> list[Registry]:
         """Sorted by name; every account's when `account` is None."""
+        ...
+
+    async def set_registry_policy(self, name: str, policy: RegistryPolicy) -> None:
+        """Replace the registry's policy. Raises `NameUnknown` if absent."""
         ...
 
     async def delete_registry(self, name: str) -> None:
@@ -255,3 +277,45 @@ class EventSink(Protocol):
     """Where registry events go (the webhooks). Publishing never fails the operation that caused the event."""
 
     async def publish(self, event: RegistryEvent) -> None: ...
+
+
+class WebhookStore(Protocol):
+    """Webhooks per account or registry (`shipshape.domain.webhooks`), and reading back their deliveries."""
+
+    async def create_webhook(self, webhook: Webhook) -> None:
+        """Raises `NameUnknown` if the account does not exist."""
+        ...
+
+    async def get_webhook(self, webhook_id: str) -> Webhook | None: ...
+
+    async def list_webhooks(self, account: str | None, registry: str | None) -> list[Webhook]:
+        """Those of `account` and `registry` (None: any), oldest first."""
+        ...
+
+    async def delete_webhook(self, webhook_id: str) -> None:
+        """Delete it and its deliveries. Raises `NameUnknown` if absent."""
+        ...
+
+    async def subscribers(self, account: str, registry: str) -> list[Webhook]:
+        """The webhooks of `account` that hear every registry, and those of `registry`."""
+        ...
+
+    async def deliveries(self, webhook_id: str, limit: int) -> list[Delivery]:
+        """Newest first, at most `limit`."""
+        ...
+
+
+class DeliveryQueue(Protocol):
+    """Deliveries owed to webhooks, claimed with a lease so that no two processes send one at the same time."""
+
+    async def enqueue(self, owed: Sequence[Delivery]) -> None: ...
+
+    async def claim(self, now: datetime, lease_until: datetime, claim: str, limit: int) -> list[Delivery]:
+        """Up to `limit` pending deliveries due at `now`, each with one more attempt counted, hidden from other
+        claims until `lease_until` (and marked with `claim`)."""
+        ...
+
+    async def finish(self, attempt: Delivery, claim: str) -> bool:
+        """Record the state, status, error, next attempt and delivery time of `attempt`, if `claim` still holds
+        it; False when it does not (the lease ran out and another claim took over)."""
+        ...

@@ -38,6 +38,7 @@ from shipshape.domain.access import (
 from shipshape.domain.digests import Digest
 from shipshape.domain.errors import Conflict, NameUnknown
 from shipshape.domain.manifests import Manifest, parse_manifest
+from shipshape.domain.policies import preset
 from shipshape.metadata import SqlMetadataStore, open_metadata_store
 from shipshape.metadata.access_store import SqlAccessStore, open_access_store
 from shipshape.metadata.engine import database_url as sqlalchemy_url
@@ -82,7 +83,8 @@ def registry(
     *,
     public: bool = False,
 ) -> Registry:
-    return Registry(name=name, account=account, environment=environment, public=public)
+    # As stored: with its environment's preset written out.
+    return Registry(name=name, account=account, environment=environment, public=public, policy=preset(environment))
 
 
 def member(username: str = "alice", account: str = "acme", role: Role = Role.DEVELOPER) -> Member:

@@ -6,22 +6,15 @@ A repository path's first component names its registry (`acme-prod/web/api` is r
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from fnmatch import fnmatchcase
 
-from shipshape.domain.errors import NameInvalid
-
-_REGISTRY_NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
-MAX_REGISTRY_NAME = 64
-
-
-class Environment(StrEnum):
-    DEVELOPMENT = "development"
-    STAGING = "staging"
-    PRODUCTION = "production"
+from shipshape.domain.names import MAX_REGISTRY_NAME as MAX_REGISTRY_NAME
+from shipshape.domain.names import validate_registry_name as validate_registry_name
+from shipshape.domain.policies import Environment as Environment
+from shipshape.domain.policies import RegistryPolicy, preset
 
 
 class Role(StrEnum):
@@ -53,16 +46,6 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
 }
 
 
-def validate_registry_name(name: str) -> str:
-    """Return `name` if it can name a registry (one lowercase path component), else raise `NameInvalid`."""
-    if len(name) > MAX_REGISTRY_NAME or not _REGISTRY_NAME.match(name):
-        raise NameInvalid(
-            f"invalid registry name {name!r}: up to {MAX_REGISTRY_NAME} lowercase letters and digits,"
-            " with single '.', '_' or '-' between them, e.g. acme-prod"
-        )
-    return name
-
-
 def split_repository(path: str) -> tuple[str, str]:
     """`acme-prod/web/api` → (`acme-prod`, `web/api`). A path with no `/` is a registry's own root repository."""
     registry, _, repository = path.partition("/")
@@ -91,6 +74,17 @@ class Registry:
     account: str
     environment: Environment
     public: bool = False
+    policy: RegistryPolicy | None = None  # None: the environment's preset
+
+    @property
+    def rules(self) -> RegistryPolicy:
+        """The policy in force: the registry's own, or its environment's preset."""
+        return self.policy or preset(self.environment)
+
+    @property
+    def label(self) -> str:
+        """How refusals name it: `production registry acme-prod`."""
+        return f"{self.environment.value} registry {self.name}"
 
 
 @dataclass(frozen=True, slots=True)

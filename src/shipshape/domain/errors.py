@@ -92,6 +92,18 @@ class Denied(RegistryError):
     """The caller is authenticated but not allowed to do this."""
 
 
+class PolicyRefused(Denied):
+    """A registry policy refuses the operation; `rule` names the rule, the message says what to do instead."""
+
+    def __init__(self, rule: str, message: str, detail: dict[str, str] | None = None) -> None:
+        super().__init__(message, {"rule": rule, **(detail or {})})
+        self.rule = rule
+
+
+class PolicyInvalid(RegistryError):
+    """A policy document or setting is malformed."""
+
+
 class PasswordRejected(RegistryError):
     """A new member password breaks the password policy."""
 

@@ -12,6 +12,18 @@ _COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
 _NAME = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
 _TAG = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$")
 MAX_NAME_LENGTH = 255
+_REGISTRY_NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
+MAX_REGISTRY_NAME = 64
+
+
+def validate_registry_name(name: str) -> str:
+    """Return `name` if it can name a registry (one lowercase path component), else raise `NameInvalid`."""
+    if len(name) > MAX_REGISTRY_NAME or not _REGISTRY_NAME.match(name):
+        raise NameInvalid(
+            f"invalid registry name {name!r}: up to {MAX_REGISTRY_NAME} lowercase letters and digits,"
+            " with single '.', '_' or '-' between them, e.g. acme-prod"
+        )
+    return name
 
 
 def validate_name(name: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,3 +33,20 @@ class UploadSession:
     repository: str
     created_at: datetime
     updated_at: datetime
+
+
+class Arrival(StrEnum):
+    """How a manifest arrived in a repository."""
+
+    PUSH = "push"
+    PROMOTION = "promotion"
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    """Who brought a manifest into its repository, how, and (for a promotion) from where."""
+
+    via: Arrival = Arrival.PUSH
+    actor: str | None = None  # a member's or credential's username; None when authentication is off
+    credential: str | None = None  # the credential's username when a machine acted
+    promoted_from: str | None = None  # `registry/repo@digest` for a promotion

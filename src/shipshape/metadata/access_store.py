@@ -11,6 +11,7 @@ from typing import TypeVar
 from sqlalchemy import Connection, Engine
 
 from shipshape.domain.access import Account, AuditEvent, Credential, Member, Registry
+from shipshape.domain.policies import RegistryPolicy
 from shipshape.metadata import accounts, audit, credentials, logins, members, registries
 from shipshape.metadata.engine import (
     SQLITE_BUSY_TIMEOUT_MS,
@@ -61,6 +62,9 @@ class SqlAccessStore:
 
     async def list_registries(self, account: str | None) -> list[Registry]:
         return await self._read(lambda connection: registries.list_by_name(connection, account))
+
+    async def set_registry_policy(self, name: str, policy: RegistryPolicy) -> None:
+        await self._write(lambda connection: registries.set_policy(connection, name, policy))
 
     async def delete_registry(self, name: str) -> None:
         await self._write(lambda connection: registries.remove(connection, name))

@@ -10,9 +10,10 @@ from sqlalchemy import ColumnElement, Connection, and_, bindparam, delete, inser
 
 from shipshape.domain.errors import ChildManifestUnknown, Conflict, ManifestBlobUnknown, ManifestUnknown
 from shipshape.domain.manifests import Descriptor, Manifest
-from shipshape.domain.records import StoredManifest
+from shipshape.domain.records import Provenance, StoredManifest
 from shipshape.metadata import conflicts, repositories, tables, tags
 from shipshape.metadata.tables import manifest_blobs, manifest_children, manifests, repository_blobs
+from shipshape.ports import ManifestDeleteGuard, TagMoveGuard
 
 _COLUMNS = (
     manifests.c.digest,
@@ -68,22 +69,33 @@ def referrers(connection: Connection, repository: str, subject: str) -> list[Sto
     return [stored(repository, row) for row in rows]
 
 
-def put(connection: Connection, repository: str, manifest: Manifest, tag: str | None, now: datetime) -> None:
+def put(
+    connection: Connection,
+    repository: str,
+    manifest: Manifest,
+    tag: str | None,
+    now: datetime,
+    provenance: Provenance | None = None,
+    may_move_tag: TagMoveGuard | None = None,
+) -> None:
     """Store `manifest` unless it is stored already, then point `tag` at it; refuse dangling references."""
     repository_id = repositories.ensure(connection, repository)
     # The checks lock what they find (FOR SHARE on PostgreSQL; SQLite's write lock covers all), so a concurrent
     # unlink_blob or delete_manifest waits for this transaction and then sees the new references.
     _require_blobs(connection, repository, repository_id, manifest.blobs)
     _require_children(connection, repository, repository_id, manifest.children)
-    _insert(connection, repository_id, manifest, now)
+    _insert(connection, repository_id, manifest, now, provenance or Provenance())
     if tag is not None:
-        tags.point(connection, repository_id, tag, str(manifest.digest), now)
+        tags.point(connection, repository_id, tag, str(manifest.digest), now, may_move_tag)
 
 
-def remove(connection: Connection, repository: str, digest: str) -> None:
-    """Delete the manifest, its tags and its references; refuse while an index of the repository lists it."""
+def remove(connection: Connection, repository: str, digest: str, may_delete: ManifestDeleteGuard | None = None) -> None:
+    """Delete the manifest, its tags and its references; refuse while an index of the repository lists it, or
+    when `may_delete`, shown the manifest's tags, raises."""
     repository_id = repositories.id_of(connection, repository)
     deleted = None
+    if repository_id is not None and may_delete is not None:
+        may_delete(tags.pointing_at(connection, repository_id, digest))
     if repository_id is not None:
         # Delete first, check after: the delete locks the row, so an index being pushed that lists it (and reads
         # it FOR SHARE) commits before the check below, and the check sees it. Tags and references cascade.
@@ -151,9 +163,15 @@ def _first_missing(
     return next((digest for digest in wanted if digest not in found), None)
 
 
-def _insert(connection: Connection, repository_id: int, manifest: Manifest, now: datetime) -> None:
+def _insert(
+    connection: Connection, repository_id: int, manifest: Manifest, now: datetime, provenance: Provenance
+) -> None:
     digest = str(manifest.digest)
     row = {
+        "arrived_via": provenance.via.value,
+        "arrived_by": provenance.actor,
+        "arrived_credential": provenance.credential,
+        "promoted_from": provenance.promoted_from,
         "repository_id": repository_id,
         "digest": digest,
         "media_type": manifest.media_type,

@@ -9,14 +9,21 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, exists, or_, select
+from sqlalchemy import Connection, and_, delete, exists, or_, select, update
 
 from shipshape.domain.access import Environment, Registry
 from shipshape.domain.errors import Conflict, NameUnknown
+from shipshape.domain.policies import RegistryPolicy, policy_from_document
 from shipshape.metadata import accounts, conflicts, tables
 from shipshape.metadata.tables import manifests, registries, repository_blobs
 
-_COLUMNS = (registries.c.name, tables.accounts.c.name, registries.c.environment, registries.c.public)
+_COLUMNS = (
+    registries.c.name,
+    tables.accounts.c.name,
+    registries.c.environment,
+    registries.c.public,
+    registries.c.policy,
+)
 _SELECT = select(*_COLUMNS).join_from(registries, tables.accounts, tables.accounts.c.id == registries.c.account_id)
 # As `repositories.holds_content`: a repository row outlives its content and counts only while it holds some.
 _HOLDS_CONTENT = or_(
@@ -35,6 +42,7 @@ def create(connection: Connection, registry: Registry, now: datetime) -> None:
             account_id=account_id,
             environment=registry.environment.value,
             public=registry.public,
+            policy=registry.rules.document(),  # written out, so that a later change of the presets changes nothing
             created_at=now,
         )
         .on_conflict_do_nothing()
@@ -58,6 +66,15 @@ def list_by_name(connection: Connection, account: str | None) -> list[Registry]:
     if account is not None:
         statement = statement.where(tables.accounts.c.name == account)
     return [_registry(row) for row in connection.execute(statement)]
+
+
+def set_policy(connection: Connection, name: str, policy: RegistryPolicy) -> None:
+    """Replace the registry's policy; raise `NameUnknown` if there is no such registry."""
+    changed = connection.execute(
+        update(registries).where(registries.c.name == name).values(policy=policy.document())
+    ).rowcount
+    if not changed:
+        raise NameUnknown(f"registry {name!r} does not exist", detail={"registry": name})
 
 
 def remove(connection: Connection, name: str) -> None:
@@ -86,5 +103,11 @@ def _first_repository(connection: Connection, registry: str) -> str | None:
 
 
 def _registry(row: Sequence[Any]) -> Registry:
-    name, account, environment, public = row
-    return Registry(name=name, account=account, environment=Environment(environment), public=bool(public))
+    name, account, environment, public, policy = row
+    return Registry(
+        name=name,
+        account=account,
+        environment=Environment(environment),
+        public=bool(public),
+        policy=None if policy is None else policy_from_document(policy),
+    )

@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError
 
 from shipshape.domain.manifests import Manifest
 from shipshape.domain.names import Reference
-from shipshape.domain.records import StoredManifest, UploadSession
+from shipshape.domain.records import Provenance, StoredManifest, UploadSession
 from shipshape.metadata import blob_links, manifests, repositories, tags, uploads
 from shipshape.metadata.engine import (
     SQLITE_BUSY_TIMEOUT_MS,
@@ -29,7 +29,7 @@ from shipshape.metadata.engine import (
 )
 from shipshape.metadata.hot_reads import HotReads
 from shipshape.metadata.prepared import ConnectionPerThread
-from shipshape.ports import Clock
+from shipshape.ports import Clock, ManifestDeleteGuard, TagMoveGuard
 
 T = TypeVar("T")
 
@@ -88,15 +88,27 @@ class SqlMetadataStore:
 
     # ManifestIndex
 
-    async def put_manifest(self, repository: str, manifest: Manifest, tag: str | None, now: datetime) -> None:
+    async def put_manifest(
+        self,
+        repository: str,
+        manifest: Manifest,
+        tag: str | None,
+        now: datetime,
+        provenance: Provenance | None = None,
+        may_move_tag: TagMoveGuard | None = None,
+    ) -> None:
         require_aware(now)
-        await self._write(lambda connection: manifests.put(connection, repository, manifest, tag, now))
+        await self._write(
+            lambda connection: manifests.put(connection, repository, manifest, tag, now, provenance, may_move_tag)
+        )
 
     async def get_manifest(self, repository: str, reference: Reference) -> StoredManifest | None:
         return await self._hot_read(lambda connection: self._hot.manifest(connection, repository, reference))
 
-    async def delete_manifest(self, repository: str, digest: str) -> None:
-        await self._write(lambda connection: manifests.remove(connection, repository, digest))
+    async def delete_manifest(
+        self, repository: str, digest: str, may_delete: ManifestDeleteGuard | None = None
+    ) -> None:
+        await self._write(lambda connection: manifests.remove(connection, repository, digest, may_delete))
 
     async def delete_tag(self, repository: str, tag: str) -> None:
         await self._write(lambda connection: tags.remove(connection, repository, tag))

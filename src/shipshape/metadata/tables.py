@@ -46,6 +46,8 @@ NAME = sa.String(255).with_variant(sa.String(255, collation="C"), "postgresql")
 TAG = sa.String(128).with_variant(sa.String(128, collation="C"), "postgresql")
 DIGEST = sa.String(160)
 MEDIA_TYPE = sa.String(255)
+# What a client sent or a service wrote, never looked up by prefix: any length, so recording it cannot fail.
+FREE_TEXT = sa.Text()
 
 repositories = sa.Table(
     "repositories",
@@ -83,6 +85,12 @@ manifests = sa.Table(
     sa.Column("annotations", sa.JSON(), nullable=False),
     sa.Column("payload", sa.LargeBinary(), nullable=False),
     sa.Column("created_at", UtcDateTime(), nullable=False),
+    # Provenance: how the manifest first arrived in this repository ("push" or "promotion"), by whom, and for a
+    # promotion from where (`registry/repo@digest`). A later push of the same digest does not change it.
+    sa.Column("arrived_via", sa.String(16), nullable=False, server_default="push"),
+    sa.Column("arrived_by", FREE_TEXT, nullable=True),
+    sa.Column("arrived_credential", NAME, nullable=True),
+    sa.Column("promoted_from", FREE_TEXT, nullable=True),
     sa.UniqueConstraint("repository_id", "digest"),
     sa.Index("ix_manifests_repository_id_subject_digest", "repository_id", "subject_digest"),
 )
@@ -138,8 +146,6 @@ upload_sessions = sa.Table(
 # Access: accounts own registries, members and credentials. Enums are stored as their values (plain strings, so
 # adding one needs no type migration on PostgreSQL); the modules reading them turn them back into domain enums.
 ENUM = sa.String(16)
-# What a client sent or a service wrote, never looked up by prefix: any length, so recording it cannot fail.
-FREE_TEXT = sa.Text()
 
 accounts = sa.Table(
     "accounts",
@@ -161,6 +167,8 @@ registries = sa.Table(
     sa.Column("environment", ENUM, nullable=False),
     sa.Column("public", sa.Boolean(), nullable=False),
     sa.Column("created_at", UtcDateTime(), nullable=False),
+    # The registry's policy document (`shipshape.domain.policies`); NULL reads as its environment's preset.
+    sa.Column("policy", sa.JSON(), nullable=True),
     sa.Index("ix_registries_account_id", "account_id"),
 )
 
@@ -248,4 +256,46 @@ audit_events = sa.Table(
     sa.Index("ix_audit_events_time", "time"),
     sa.Index("ix_audit_events_account_time", "account", "time"),
     sa.Index("ix_audit_events_registry_time", "registry", "time"),
+)
+
+# Webhooks: a URL that hears an account's registry events, or one registry's (`registry`, a name, as credential
+# scopes name theirs). `events` is a comma-separated list of event kinds. The secret is not stored: `salt` and a key
+# in the data dir derive it (`shipshape.domain.webhooks.derive_secret`).
+WEBHOOK_ID = sa.String(64)
+
+webhooks = sa.Table(
+    "webhooks",
+    metadata,
+    sa.Column("id", WEBHOOK_ID, primary_key=True),
+    sa.Column("account_id", ID, sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("registry", NAME, nullable=True),
+    sa.Column("url", FREE_TEXT, nullable=False),
+    sa.Column("events", sa.String(128), nullable=False),
+    sa.Column("salt", sa.String(64), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("created_by", NAME, nullable=False),
+    sa.Index("ix_webhooks_account_id", "account_id"),
+)
+
+# One row per (event, webhook hearing it), holding the exact body to send. A process claims due rows by moving
+# `next_attempt_at` past the request's timeout and stamping `claim`; only the holder of the claim records the result.
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("id", WEBHOOK_ID, primary_key=True),
+    sa.Column("webhook_id", WEBHOOK_ID, sa.ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("event_id", sa.String(64), nullable=False),
+    sa.Column("event_type", sa.String(64), nullable=False),
+    sa.Column("subject", FREE_TEXT, nullable=False),
+    sa.Column("payload", FREE_TEXT, nullable=False),
+    sa.Column("state", ENUM, nullable=False),
+    sa.Column("attempts", sa.Integer(), nullable=False),
+    sa.Column("next_attempt_at", UtcDateTime(), nullable=False),
+    sa.Column("claim", sa.String(64), nullable=True),
+    sa.Column("last_status", sa.Integer(), nullable=True),
+    sa.Column("last_error", FREE_TEXT, nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("delivered_at", UtcDateTime(), nullable=True),
+    sa.Index("ix_webhook_deliveries_state_next_attempt_at", "state", "next_attempt_at"),
+    sa.Index("ix_webhook_deliveries_webhook_id_created_at", "webhook_id", "created_at"),
 )

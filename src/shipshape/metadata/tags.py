@@ -4,24 +4,65 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, delete, select, update
 
-from shipshape.domain.errors import ManifestUnknown
+from shipshape.domain.errors import Conflict, ManifestUnknown
 from shipshape.metadata import conflicts, repositories, tables
 from shipshape.metadata.tables import tags
+from shipshape.ports import TagMoveGuard
 
 
-def point(connection: Connection, repository_id: int, tag: str, digest: str, now: datetime) -> None:
-    """Point `tag` at manifest `digest`, creating the tag or moving it."""
+def point(
+    connection: Connection,
+    repository_id: int,
+    tag: str,
+    digest: str,
+    now: datetime,
+    may_move: TagMoveGuard | None = None,
+) -> None:
+    """Point `tag` at manifest `digest`, creating the tag or moving it; a move is first shown to `may_move`."""
     statement = conflicts.insert(connection, tags).values(
         repository_id=repository_id, name=tag, manifest_digest=digest, updated_at=now
     )
+    if may_move is not None:
+        # Insert if absent, else lock the tag and let the guard judge the move: two pushes racing to set a new
+        # tag cannot both win, because the second one finds the first one's row.
+        if connection.execute(statement.on_conflict_do_nothing().returning(tags.c.name)).first() is not None:
+            return
+        current = connection.execute(
+            select(tags.c.manifest_digest)
+            .where(tags.c.repository_id == repository_id, tags.c.name == tag)
+            .with_for_update()
+        ).scalar_one_or_none()
+        if current is None:
+            raise Conflict(f"tag {tag} was deleted while this push moved it: retry the push", detail={"tag": tag})
+        if current == digest:
+            return
+        may_move(current)
+        connection.execute(
+            update(tags)
+            .where(tags.c.repository_id == repository_id, tags.c.name == tag)
+            .values(manifest_digest=digest, updated_at=now)
+        )
+        return
     connection.execute(
         statement.on_conflict_do_update(
             index_elements=[tags.c.repository_id, tags.c.name],
             set_={"manifest_digest": statement.excluded.manifest_digest, "updated_at": statement.excluded.updated_at},
             # updated_at says when the tag last moved: pushing the same digest again is not a move.
             where=tags.c.manifest_digest != statement.excluded.manifest_digest,
+        )
+    )
+
+
+def pointing_at(connection: Connection, repository_id: int, digest: str) -> list[str]:
+    """The tags pointing at manifest `digest`, locked until the transaction ends (FOR UPDATE on PostgreSQL)."""
+    return list(
+        connection.scalars(
+            select(tags.c.name)
+            .where(tags.c.repository_id == repository_id, tags.c.manifest_digest == digest)
+            .order_by(tags.c.name)
+            .with_for_update()
         )
     )
 
