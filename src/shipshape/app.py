@@ -12,6 +12,7 @@ from typing import Protocol
 from aiohttp import web
 
 from shipshape.api.errors import oci_errors
+from shipshape.api.events import EVENTS
 from shipshape.api.health import healthz
 from shipshape.api.manage.context import MANAGE, ManageServices
 from shipshape.api.manage.routes import add_manage_routes
@@ -20,16 +21,23 @@ from shipshape.api.oci.access import ACCESS, AccessControl, oci_access, token_en
 from shipshape.api.oci.context import SERVICES, OciServices
 from shipshape.api.oci.routes import add_routes
 from shipshape.auth.tokens import TokenIssuer
+from shipshape.auth.webhook_key import load_or_create_webhook_key
 from shipshape.config import Settings
 from shipshape.metadata import open_metadata_store
 from shipshape.metadata.access_store import open_access_store
-from shipshape.ports import Clock
+from shipshape.metadata.webhook_store import SqlWebhookStore, open_webhook_store
+from shipshape.ports import AccessStore, Clock
 from shipshape.services.administration import Administration
+from shipshape.services.audit import AuditLog
 from shipshape.services.authentication import Authenticator, LoginPolicy
 from shipshape.services.authorization import Authorizer
 from shipshape.services.blobs import BlobService
 from shipshape.services.manifests import ManifestService
+from shipshape.services.policies import RegistryRules
+from shipshape.services.promotion import Promotions
 from shipshape.services.uploads import UploadService
+from shipshape.services.webhook_delivery import DeliveryPolicy, WebhookDeliverer
+from shipshape.services.webhooks import Webhooks
 from shipshape.storage.epoch import FileRevocationEpoch
 from shipshape.storage.filesystem import FilesystemBlobStore
 
@@ -53,17 +61,23 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
     metadata = open_metadata_store(settings.metadata_url, clock=clock)
     blob_store = FilesystemBlobStore(settings.data_dir)
     metrics = RegistryMetrics()
+    app = web.Application(middlewares=[oci_errors, oci_access])
+    # With authentication off there are no registries, hence no policies and no events.
+    access_store = open_access_store(settings.metadata_url) if settings.auth else None
+    rules, webhooks = None, None
+    if access_store is not None:
+        # Webhooks: the event sink handlers publish to (`app[EVENTS]`), their management and background delivery.
+        webhooks = _add_webhooks(app, settings, access_store, clock)
+        rules = RegistryRules(access_store, clock, app[EVENTS])
     oci = OciServices(
         uploads=UploadService(blob_store, metadata, metadata, clock),
         blobs=BlobService(blob_store, metadata),
-        manifests=ManifestService(metadata, clock),
+        manifests=ManifestService(metadata, clock, rules),
         metrics=metrics,
     )
-    app = web.Application(middlewares=[oci_errors, oci_access])
     app[SERVICES] = oci
     add_routes(app)
-    if settings.auth:
-        access_store = open_access_store(settings.metadata_url)
+    if access_store is not None and rules is not None:
         epoch = FileRevocationEpoch(settings.data_dir / "revocation-epoch")
         policy = LoginPolicy(
             max_failures_per_identity=settings.lockout_failures,
@@ -84,6 +98,8 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
             administration=Administration(access_store, clock, authenticator, authorizer),
             clock=clock,
             public_url=settings.public_url,
+            webhooks=webhooks,
+            promotions=Promotions(metadata, rules, authorizer, access_store, clock),
         )
         add_manage_routes(app)
         app.router.add_get("/auth/token", token_endpoint, name="token")
@@ -142,6 +158,31 @@ class _Closable(Protocol):
 def _close_on_exit(store: _Closable):  # type: ignore[no-untyped-def]
     async def context(app: web.Application) -> AsyncIterator[None]:
         yield
+        await store.close()
+
+    return context
+
+
+def _add_webhooks(app: web.Application, settings: Settings, access: AccessStore, clock: Clock) -> Webhooks:
+    """Set `app[EVENTS]` to the webhook deliverer, run its loop while the app runs; the webhook use cases."""
+    store = open_webhook_store(settings.metadata_url)
+    key = load_or_create_webhook_key(settings.data_dir)
+    policy = DeliveryPolicy(retry_delay=timedelta(seconds=settings.webhook_retry_delay))
+    deliverer = WebhookDeliverer(store, store, clock, key, policy)
+    app[EVENTS] = deliverer
+    app.cleanup_ctx.append(_delivering(deliverer, store))
+    return Webhooks(store, access, clock, AuditLog(access, clock), key)
+
+
+def _delivering(
+    deliverer: WebhookDeliverer, store: SqlWebhookStore
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(deliverer.run())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
         await store.close()
 
     return context

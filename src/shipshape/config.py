@@ -30,6 +30,8 @@ class Settings(BaseModel):
     upload_max_idle: timedelta = timedelta(hours=24)
     lockout_failures: int = Field(default=10, ge=1, le=1000)  # failed logins of one identity before a lockout
     lockout_duration: timedelta = timedelta(minutes=15)  # how long failures count, and so how long a lockout lasts
+    # Seconds before a failed webhook delivery's first retry; doubled after each further failure (capped at 1 h).
+    webhook_retry_delay: float = Field(default=10.0, gt=0, le=3600)
 
     @field_validator("upload_max_idle", "lockout_duration", mode="before")
     @classmethod

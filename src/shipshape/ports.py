@@ -14,7 +14,7 @@ from shipshape.domain.events import RegistryEvent
 from shipshape.domain.manifests import Manifest
 from shipshape.domain.names import Reference
 from shipshape.domain.policies import RegistryPolicy
-from shipshape.domain.records import Provenance, StoredManifest, UploadSession
+from shipshape.domain.records import PromotedImage, Provenance, StoredManifest, UploadSession
 from shipshape.domain.webhooks import Delivery, Webhook
 
 # Policy checks that must see the stored state in the transaction that changes it; they raise to refuse.
@@ -162,6 +162,25 @@ class ManifestIndex(Protocol):
         ...
 
 
+class PromotionIndex(Protocol):
+    """Promotion: the same manifests by digest in another repository, sharing the blobs."""
+
+    async def promote(
+        self,
+        source: str,
+        digest: str,
+        target: str,
+        tag: str | None,
+        now: datetime,
+        provenance: Provenance,
+        may_move_tag: TagMoveGuard | None = None,
+    ) -> PromotedImage:
+        """In one transaction: link the blobs of `source@digest`, of the manifests it lists and of their referrers
+        into `target`, store those manifests there (provenance: promoted from `source`) and point `tag` at
+        `digest`. Raises `ManifestUnknown` if `source` lacks `digest`; whatever is raised, nothing is stored."""
+        ...
+
+
 class UploadIndex(Protocol):
     """Upload sessions in progress."""
 
@@ -178,7 +197,7 @@ class UploadIndex(Protocol):
         ...
 
 
-class MetadataStore(BlobIndex, ManifestIndex, UploadIndex, Protocol):
+class MetadataStore(BlobIndex, ManifestIndex, PromotionIndex, UploadIndex, Protocol):
     """Everything the registry records in SQL. Services depend on the narrower parts."""
 
     async def close(self) -> None: ...

@@ -105,7 +105,7 @@ async def push_image(client: TestClient, name: str, tag: str, auth: dict[str, st
 
 
 async def test_unauthenticated_request_gets_a_bearer_challenge(secured: Secured) -> None:
-    response = await secured.client.get("/v2/acme-dev/app/manifests/v1")
+    response = await secured.client.get("/v2/acme-dev/app/manifests/v1.0.0")
     assert response.status == 401 and await error_code(response) == "UNAUTHORIZED"
     challenge = response.headers["WWW-Authenticate"]
     assert challenge.startswith('Bearer realm="http://127.0.0.1:')
@@ -127,15 +127,15 @@ async def test_token_grants_only_what_the_credential_may_do(secured: Secured) ->
         "acme-prod/app": [],
     }
     bearer = {"Authorization": f"Bearer {token}"}
-    await push_image(secured.client, "acme-dev/app", "v1", bearer)
+    await push_image(secured.client, "acme-dev/app", "v1.0.0", bearer)
     refused = await secured.client.get("/v2/acme-prod/app/tags/list", headers=bearer)
     assert refused.status == 403 and await error_code(refused) == "DENIED"
 
 
 async def test_dev_credential_cannot_pull_push_list_or_mount_from_prod(secured: Secured) -> None:
     client = secured.client
-    layer = await push_image(client, "acme-prod/app", "v1", secured.prod_ci)
-    pulled = await client.get("/v2/acme-prod/app/manifests/v1", headers=secured.dev_ci)
+    layer = await push_image(client, "acme-prod/app", "v1.0.0", secured.prod_ci)
+    pulled = await client.get("/v2/acme-prod/app/manifests/v1.0.0", headers=secured.dev_ci)
     assert pulled.status == 403 and await error_code(pulled) == "DENIED"
     assert (await client.head(f"/v2/acme-prod/app/blobs/{layer}", headers=secured.dev_ci)).status == 403
     pushed = await client.post("/v2/acme-prod/app/blobs/uploads/", headers=secured.dev_ci)
@@ -152,7 +152,7 @@ async def test_dev_credential_cannot_pull_push_list_or_mount_from_prod(secured: 
 
 
 async def test_mount_happens_when_the_caller_may_pull_the_source(secured: Secured) -> None:
-    layer = await push_image(secured.client, "acme-dev/one", "v1", secured.dev_ci)
+    layer = await push_image(secured.client, "acme-dev/one", "v1.0.0", secured.dev_ci)
     mounted = await secured.client.post(
         f"/v2/acme-dev/two/blobs/uploads/?mount={layer}&from=acme-dev/one", headers=secured.dev_ci
     )
@@ -160,18 +160,18 @@ async def test_mount_happens_when_the_caller_may_pull_the_source(secured: Secure
 
 
 async def test_pull_only_credential_cannot_push_or_delete(secured: Secured) -> None:
-    await push_image(secured.client, "acme-dev/app", "v1", secured.dev_ci)
-    assert (await secured.client.get("/v2/acme-dev/app/manifests/v1", headers=secured.dev_pull)).status == 200
+    await push_image(secured.client, "acme-dev/app", "v1.0.0", secured.dev_ci)
+    assert (await secured.client.get("/v2/acme-dev/app/manifests/v1.0.0", headers=secured.dev_pull)).status == 200
     refused = await secured.client.post("/v2/acme-dev/app/blobs/uploads/", headers=secured.dev_pull)
     assert refused.status == 403 and "may not push" in (await refused.json())["errors"][0]["message"]
-    assert (await secured.client.delete("/v2/acme-dev/app/manifests/v1", headers=secured.dev_pull)).status == 403
+    assert (await secured.client.delete("/v2/acme-dev/app/manifests/v1.0.0", headers=secured.dev_pull)).status == 403
 
 
 async def test_public_registry_allows_anonymous_pull_only(secured: Secured) -> None:
-    await push_image(secured.client, "acme-pub/app", "v1", secured.dev_ci)
+    await push_image(secured.client, "acme-pub/app", "v1.0.0", secured.dev_ci)
     token = (await (await secured.client.get("/auth/token?scope=repository:acme-pub/app:pull,push")).json())["token"]
     bearer = {"Authorization": f"Bearer {token}"}
-    assert (await secured.client.get("/v2/acme-pub/app/manifests/v1", headers=bearer)).status == 200
+    assert (await secured.client.get("/v2/acme-pub/app/manifests/v1.0.0", headers=bearer)).status == 200
     assert (await secured.client.post("/v2/acme-pub/app/blobs/uploads/", headers=bearer)).status == 401
 
 
@@ -194,13 +194,13 @@ async def test_wrong_secret_is_unauthorized_with_a_challenge(secured: Secured) -
 
 
 async def test_pushes_and_refusals_are_audited_with_the_credential(secured: Secured) -> None:
-    await push_image(secured.client, "acme-dev/app", "v1", secured.dev_ci)
-    await secured.client.delete("/v2/acme-dev/app/manifests/v1", headers=secured.dev_pull)
+    await push_image(secured.client, "acme-dev/app", "v1.0.0", secured.dev_ci)
+    await secured.client.delete("/v2/acme-dev/app/manifests/v1.0.0", headers=secured.dev_pull)
     events = await secured.client.app[ACCESS].store.audit_events("acme", "acme-dev", None, 10)
     summary = [(e.action, e.result, e.credential, e.target) for e in events if e.action.startswith("manifest")]
     assert summary == [
-        ("manifest.delete", "denied", "acme-dev+pull", "acme-dev/app:v1"),
-        ("manifest.push", "success", "acme-dev+ci", "acme-dev/app:v1"),
+        ("manifest.delete", "denied", "acme-dev+pull", "acme-dev/app:v1.0.0"),
+        ("manifest.push", "success", "acme-dev+ci", "acme-dev/app:v1.0.0"),
     ]
 
 
@@ -254,8 +254,8 @@ async def test_token_endpoint_refuses_malformed_scopes_and_credentials(secured: 
 
 
 async def test_catalog_through_the_token_flow_lists_what_the_caller_may_pull(secured: Secured) -> None:
-    await push_image(secured.client, "acme-dev/app", "v1", secured.dev_ci)
-    await push_image(secured.client, "acme-prod/app", "v1", secured.prod_ci)
+    await push_image(secured.client, "acme-dev/app", "v1.0.0", secured.dev_ci)
+    await push_image(secured.client, "acme-prod/app", "v1.0.0", secured.prod_ci)
     response = await secured.client.get("/auth/token?scope=registry:catalog:*", headers=secured.dev_ci)
     bearer = {"Authorization": f"Bearer {(await response.json())['token']}"}
     catalog = await secured.client.get("/v2/_catalog", headers=bearer)

@@ -20,7 +20,21 @@ async def api(tmp_path: Path) -> AsyncIterator[ManageApi]:
 async def test_create_show_list_delete(api: ManageApi) -> None:
     created = await api.post("/registries", {"name": "acme-prod", "environment": "production", "account": "acme"})
     assert created.status == 201
-    assert created.body == {"name": "acme-prod", "account": "acme", "environment": "production", "public": False}
+    assert created.body == {
+        "name": "acme-prod",
+        "account": "acme",
+        "environment": "production",
+        "public": False,
+        "policy": {
+            "tag_mutability": "immutable",
+            "mutable_tags": [],
+            "denied_tags": ["latest", "dev", "test", "stable"],
+            "allowed_tags": ["semver", "date", "commit"],
+            "manifest_creators": "ci-or-promotion",
+            "promotion_sources": ["env:staging"],
+            "require_signature": False,
+        },
+    }
     assert (await api.get("/registries/acme-prod")).body == created.body
     listed = await api.get("/registries?account=acme")
     assert listed.body == {"registries": [created.body]}

@@ -44,6 +44,7 @@ ERROR_TABLE: dict[type[errors.RegistryError], WireError] = {
     errors.PasswordRejected: WireError("DENIED", 400),
     errors.CredentialRequestInvalid: WireError("DENIED", 400),
     errors.ScopeInvalid: WireError("DENIED", 400),
+    errors.PolicyInvalid: WireError("DENIED", 400),
     errors.RegistryError: WireError("UNKNOWN", 400),
 }
 

@@ -84,6 +84,13 @@ def serve(
         str | None,
         typer.Option(envvar="SHIPSHAPE_UPLOAD_MAX_IDLE", help="Purge uploads idle this long, e.g. 24h"),
     ] = None,
+    webhook_retry_delay: Annotated[
+        float | None,
+        typer.Option(
+            envvar="SHIPSHAPE_WEBHOOK_RETRY_DELAY",
+            help="Seconds before a failed webhook delivery is retried, doubled each time (10)",
+        ),
+    ] = None,
 ) -> None:
     """Run the registry."""
     from shipshape.config import load_settings
@@ -97,6 +104,7 @@ def serve(
         "public_url": public_url,
         "lockout_failures": lockout_failures,
         "lockout_duration": lockout_duration,
+        "webhook_retry_delay": webhook_retry_delay,
     }  # fmt: skip
     try:
         settings = load_settings(config, overrides)

@@ -1,5 +1,5 @@
-"""The management commands (`account`, `registry`, `member`, `credential`, `k8s`, `audit`, `login`): each one a
-client of the management API, added to the `shipshape` command by `register`."""
+"""The management commands (`account`, `registry`, `member`, `credential`, `k8s`, `webhook`, `promote`, `audit`,
+`login`): each one a client of the management API, added to the `shipshape` command by `register`."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ from shipshape.cli.credentials import credentials
 from shipshape.cli.kubernetes import kubernetes
 from shipshape.cli.members import members
 from shipshape.cli.options import GlobalOptions, Server
+from shipshape.cli.promotion import promote
 from shipshape.cli.registries import registries
 from shipshape.cli.session import login, logout
+from shipshape.cli.webhooks import webhooks
 
 
 def _global_options(ctx: typer.Context, server: Server = None) -> None:
@@ -29,4 +31,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(members, name="member")
     app.add_typer(credentials, name="credential")
     app.add_typer(kubernetes, name="k8s")
+    app.add_typer(webhooks, name="webhook")
+    app.command("promote")(promote)
     app.command("audit")(audit)

@@ -63,3 +63,15 @@ class Reference:
 
     def __str__(self) -> str:
         return self.tag if self.tag is not None else str(self.digest)
+
+
+def parse_image_reference(text: str) -> tuple[str, Reference | None]:
+    """`acme-prod/web/api:v1.2.3` or `…@sha256:…` → (repository, reference); a bare name has no reference."""
+    name, at, digest = text.partition("@")
+    if at:
+        return validate_name(name), Reference(digest=Digest.parse(digest))
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    if colon > slash:
+        return validate_name(name[:colon]), Reference(tag=validate_tag(name[colon + 1 :]))
+    return validate_name(name), None

@@ -50,3 +50,12 @@ class Provenance:
     actor: str | None = None  # a member's or credential's username; None when authentication is off
     credential: str | None = None  # the credential's username when a machine acted
     promoted_from: str | None = None  # `registry/repo@digest` for a promotion
+
+
+@dataclass(frozen=True, slots=True)
+class PromotedImage:
+    """What a promotion put into the target repository."""
+
+    digest: str
+    manifests: int  # manifests in the promoted closure (the image, an index's images, referrers)
+    blobs: int  # distinct blobs linked into the target (none copied)

@@ -15,8 +15,8 @@ from sqlalchemy.exc import DBAPIError
 
 from shipshape.domain.manifests import Manifest
 from shipshape.domain.names import Reference
-from shipshape.domain.records import Provenance, StoredManifest, UploadSession
-from shipshape.metadata import blob_links, manifests, repositories, tags, uploads
+from shipshape.domain.records import PromotedImage, Provenance, StoredManifest, UploadSession
+from shipshape.metadata import blob_links, manifests, promotions, repositories, tags, uploads
 from shipshape.metadata.engine import (
     SQLITE_BUSY_TIMEOUT_MS,
     database_url,
@@ -112,6 +112,25 @@ class SqlMetadataStore:
 
     async def delete_tag(self, repository: str, tag: str) -> None:
         await self._write(lambda connection: tags.remove(connection, repository, tag))
+
+    # PromotionIndex
+
+    async def promote(
+        self,
+        source: str,
+        digest: str,
+        target: str,
+        tag: str | None,
+        now: datetime,
+        provenance: Provenance,
+        may_move_tag: TagMoveGuard | None = None,
+    ) -> PromotedImage:
+        require_aware(now)
+        return await self._write(
+            lambda connection: promotions.promote(
+                connection, source, digest, target, tag, now, provenance, may_move_tag
+            )
+        )
 
     async def repository_exists(self, repository: str) -> bool:
         return await self._read(lambda connection: repositories.holds_content(connection, repository))

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 
 from shipshape.domain import credentials as lifecycle
@@ -104,6 +105,9 @@ class Administration:
 
     async def get_registry(self, actor: Actor, name: str) -> Registry:
         return await self.registries.get_registry(actor, name)
+
+    async def set_registry_policy(self, actor: Actor, name: str, changes: Mapping[str, object]) -> Registry:
+        return await self.registries.set_policy(actor, name, changes)
 
     async def delete_registry(self, actor: Actor, name: str) -> None:
         await self.registries.delete_registry(actor, name)

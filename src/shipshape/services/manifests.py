@@ -3,25 +3,43 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from shipshape.domain import media_types as mt
+from shipshape.domain.access import Anonymous, Principal, Registry
 from shipshape.domain.digests import Digest
-from shipshape.domain.errors import DigestInvalid, ManifestUnknown, NameUnknown
+from shipshape.domain.errors import DigestInvalid, ManifestUnknown, NameUnknown, PolicyRefused
+from shipshape.domain.events import EventKind
 from shipshape.domain.manifests import Manifest, parse_manifest
 from shipshape.domain.names import Reference
 from shipshape.domain.records import StoredManifest
+from shipshape.policy.creators import check_push
+from shipshape.policy.refusals import enforce
+from shipshape.policy.tags import check_manifest_delete, check_tag_delete, check_tag_move, check_tag_name
+from shipshape.policy.trust import check_signed
 from shipshape.ports import Clock, ManifestIndex
+from shipshape.services.policies import RegistryRules, pushed_by
 
 # When a client does not accept an index, it gets this platform's image, as Distribution does.
 DEFAULT_PLATFORM = {"os": "linux", "architecture": "amd64"}
 
 
 class ManifestService:
-    def __init__(self, index: ManifestIndex, clock: Clock) -> None:
+    """`rules` is None when authentication is off: then there are no registries, so no policies and no events."""
+
+    def __init__(self, index: ManifestIndex, clock: Clock, rules: RegistryRules | None = None) -> None:
         self._index = index
         self._clock = clock
+        self._rules = rules
 
-    async def push(self, repository: str, reference: Reference, payload: bytes, content_type: str | None) -> Manifest:
+    async def push(
+        self,
+        repository: str,
+        reference: Reference,
+        payload: bytes,
+        content_type: str | None,
+        principal: Principal | None = None,
+    ) -> Manifest:
         algorithm = reference.digest.algorithm if reference.digest else "sha256"
         manifest = parse_manifest(payload, content_type, algorithm)
         if reference.digest is not None and reference.digest != manifest.digest:
@@ -29,8 +47,34 @@ class ManifestService:
                 f"manifest content has digest {manifest.digest}, not {reference.digest}: push it by tag"
                 " or by its real digest"
             )
-        await self._index.put_manifest(repository, manifest, reference.tag, self._clock.now())
+        registry = await self._rules.registry_of(repository) if self._rules is not None else None
+        if registry is None:
+            await self._index.put_manifest(repository, manifest, reference.tag, self._clock.now())
+            return manifest
+        digest, tag = str(manifest.digest), reference.tag
+        try:
+            await self._check_push(registry, repository, digest, tag, principal)
+
+            def may_move(current: str) -> None:
+                enforce(check_tag_move(registry, repository, tag or "", current, digest))
+
+            await self._index.put_manifest(repository, manifest, tag, self._clock.now(), pushed_by(principal), may_move)
+        except PolicyRefused as error:
+            await self._refused(error, registry, repository, principal, digest, tag)
+            raise
+        await self._publish(EventKind.PUSH, registry, repository, principal, digest, tag)
         return manifest
+
+    async def _check_push(
+        self, registry: Registry, repository: str, digest: str, tag: str | None, principal: Principal | None
+    ) -> None:
+        enforce(check_push(registry, principal or Anonymous()))
+        if tag is None:
+            return
+        enforce(check_tag_name(registry, tag))
+        if registry.rules.require_signature:
+            kinds = [referrer.artifact_type for referrer in await self._index.referrers(repository, digest)]
+            enforce(check_signed(registry, repository, digest, tag, kinds))
 
     async def pull(self, repository: str, reference: Reference, accept: str | None) -> StoredManifest:
         stored = await self._find(repository, reference)
@@ -47,11 +91,50 @@ class ManifestService:
             )
         return child
 
-    async def delete(self, repository: str, reference: Reference) -> None:
-        if reference.tag is not None:
-            await self._index.delete_tag(repository, reference.tag)
-        else:
-            await self._index.delete_manifest(repository, str(reference.digest))
+    async def delete(self, repository: str, reference: Reference, principal: Principal | None = None) -> None:
+        registry = await self._rules.registry_of(repository) if self._rules is not None else None
+        tag, digest = reference.tag, str(reference.digest) if reference.digest else None
+        try:
+            if tag is not None:
+                await self._delete_tag(registry, repository, tag)
+            else:
+                await self._delete_manifest(registry, repository, str(digest))
+        except PolicyRefused as error:
+            if registry is not None:
+                await self._refused(error, registry, repository, principal, digest, tag)
+            raise
+        if registry is not None:
+            await self._publish(EventKind.DELETE, registry, repository, principal, digest, tag)
+
+    async def _delete_tag(self, registry: Registry | None, repository: str, tag: str) -> None:
+        if registry is not None and registry.rules.tag_is_immutable(tag):
+            await self._find(repository, Reference(tag=tag))  # an unknown tag is unknown, not refused
+            enforce(check_tag_delete(registry, repository, tag))
+        await self._index.delete_tag(repository, tag)
+
+    async def _delete_manifest(self, registry: Registry | None, repository: str, digest: str) -> None:
+        if registry is None:
+            await self._index.delete_manifest(repository, digest)
+            return
+
+        def may_delete(tags: Sequence[str]) -> None:
+            enforce(check_manifest_delete(registry, repository, digest, tags))
+
+        await self._index.delete_manifest(repository, digest, may_delete)
+
+    async def _publish(
+        self, kind: EventKind, registry: Registry, repository: str, principal: Principal | None,
+        digest: str | None, tag: str | None,
+    ) -> None:  # fmt: skip
+        if self._rules is not None:
+            await self._rules.publish(kind, registry, repository, principal, digest=digest, tag=tag)
+
+    async def _refused(
+        self, error: PolicyRefused, registry: Registry, repository: str, principal: Principal | None,
+        digest: str | None, tag: str | None,
+    ) -> None:  # fmt: skip
+        if self._rules is not None:
+            await self._rules.refused(error, registry, repository, principal, digest=digest, tag=tag)
 
     async def tags(self, repository: str, last: str | None, limit: int | None) -> list[str]:
         if not await self._index.repository_exists(repository):

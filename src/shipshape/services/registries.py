@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
+from dataclasses import replace
+
 from shipshape.domain.access import Environment, Registry, validate_registry_name
-from shipshape.domain.errors import NameUnknown
+from shipshape.domain.errors import NameUnknown, PolicyInvalid
 from shipshape.ports import AccessStore, Clock
 from shipshape.services import rights
 from shipshape.services.accounts import known_account
@@ -60,6 +64,23 @@ class Registries:
         refusal = rights.may_read(actor.member, registry.account)
         await self._audit.enforce(actor, refusal, "registry.show", name, registry.account, registry=name)
         return registry
+
+    async def set_policy(self, actor: Actor, name: str, changes: Mapping[str, object]) -> Registry:
+        """Change some fields of the registry's policy (a partial policy document); the rest stays."""
+        if not changes:
+            raise PolicyInvalid("no policy field to change: give at least one, e.g. tag_mutability")
+        async with self._audit.failures(actor, "registry.policy", name, account=None, registry=name):
+            registry = await known_registry(self._store, name)
+            refusal = rights.may_manage(actor.member, registry.account, "registries")
+            await self._audit.enforce(actor, refusal, "registry.policy", name, registry.account, registry=name)
+            policy = registry.rules.updated(changes)
+            await self._store.set_registry_policy(name, policy)
+        self._forget(name)
+        before, after = registry.rules.document(), policy.document()
+        changed = {key: json.dumps(value) for key, value in after.items() if before[key] != value}
+        await self._audit.record(actor, "registry.policy", name, account=registry.account, registry=name,
+                                 detail=changed)  # fmt: skip
+        return replace(registry, policy=policy)
 
     async def delete_registry(self, actor: Actor, name: str) -> None:
         async with self._audit.failures(actor, "registry.delete", name, account=None, registry=name):

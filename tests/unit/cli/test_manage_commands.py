@@ -71,7 +71,9 @@ def test_account_registry_member_round_trip(server: RegistryServer) -> None:
 
     create = ["registry", "create", "acme-dev", "--environment", "development", "--account", "acme", "--json"]
     registry = data(shipshape(server, *create))
+    policy = registry.pop("policy")
     assert registry == {"name": "acme-dev", "account": "acme", "environment": "development", "public": False}
+    assert policy["tag_mutability"] == "mutable" and policy["manifest_creators"] == "any"
     ok(shipshape(server, "registry", "create", "acme-pub", "--environment", "staging", "--account", "acme", "--public"))
     assert data(shipshape(server, "registry", "show", "acme-pub", "--json"))["public"] is True
     listed = data(shipshape(server, "registry", "list", "--account", "acme", "--json"))

@@ -6,8 +6,11 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from shipshape.domain.access import Principal
 from shipshape.ports import Clock
 from shipshape.services.administration import Actor, Administration
+from shipshape.services.promotion import Promotions
+from shipshape.services.webhooks import Webhooks
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,10 +18,14 @@ class ManageServices:
     administration: Administration
     clock: Clock
     public_url: str | None = None  # how clients address the server (pull secrets); default: the request's Host
+    webhooks: Webhooks | None = None  # None: webhooks are off (the handlers answer 503)
+    promotions: Promotions | None = None
 
 
 MANAGE = web.AppKey("manage_services", ManageServices)
 ACTOR = web.RequestKey("manage_actor", Actor)
+# Who sent the request, member or machine credential; set for the operations machines may call (`machines=True`).
+PRINCIPAL: web.RequestKey[Principal] = web.RequestKey("manage_principal")
 
 
 def services(request: web.Request) -> ManageServices:

@@ -31,6 +31,8 @@ ERROR_TABLE: dict[type[errors.RegistryError], ApiError] = {
     errors.NameInvalid: ApiError("INVALID", 422),
     errors.PasswordRejected: ApiError("PASSWORD_REJECTED", 422),
     errors.CredentialRequestInvalid: ApiError("INVALID", 422),
+    errors.PolicyInvalid: ApiError("INVALID", 422),
+    errors.ManifestUnknown: ApiError("NOT_FOUND", 404),
     errors.RegistryError: ApiError("BAD_REQUEST", 400),
 }
 # Every status an operation may answer with besides its success (for the OpenAPI document).

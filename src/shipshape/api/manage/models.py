@@ -27,6 +27,17 @@ from shipshape.domain.access import (
 )
 from shipshape.domain.durations import parse_duration
 from shipshape.domain.errors import CredentialRequestInvalid, NameInvalid
+from shipshape.domain.events import EventKind
+from shipshape.domain.policies import MAX_PATTERNS, ManifestCreators, RegistryPolicy, TagMutability
+from shipshape.domain.webhooks import (
+    MAX_URL,
+    URL_PATTERN,
+    Delivery,
+    DeliveryState,
+    Webhook,
+    WebhookInvalid,
+    validate_url,
+)
 from shipshape.services import pull_secrets
 from shipshape.services.administration import (
     GLOB_PATTERN,
@@ -39,8 +50,10 @@ from shipshape.services.administration import (
     validate_glob,
     validate_name,
 )
+from shipshape.services.promotion import Promotion
 from shipshape.services.rights import is_server_admin
 from shipshape.services.sizes import SIZE_PATTERN, parse_size
+from shipshape.services.webhooks import MAX_DELIVERIES
 
 DURATION_PATTERN = r"^[0-9]{1,9}[smhdw]?$"
 REGISTRY_PATTERN = r"^[a-z0-9]+([._-][a-z0-9]+)*$"
@@ -217,16 +230,56 @@ class RegistryCreate(RequestBody):
     public: bool = Field(default=False, description="Anyone may pull without logging in")
 
 
+PolicyList = Annotated[list[str], Field(max_length=MAX_PATTERNS)]
+
+
+class PolicyOut(Response):
+    """A registry's rules; see `shipshape.domain.policies`."""
+
+    tag_mutability: TagMutability = Field(description="immutable: a tag never moves to another image, never deleted")
+    mutable_tags: list[str] = Field(description="Glob patterns of tags that stay mutable, e.g. dev-*")
+    denied_tags: list[str] = Field(description="Glob patterns of tags that may not be pushed, e.g. latest")
+    allowed_tags: list[str] = Field(
+        description="Tags must match one: semver, date, commit, or regex:<expression>; empty: any tag"
+    )
+    manifest_creators: ManifestCreators = Field(description="Who may push manifests: any, ci, ci-or-promotion")
+    promotion_sources: list[str] = Field(
+        description="Registries that may promote into this one: names, or env:<environment> for the account's"
+    )
+    require_signature: bool = Field(description="A tag may point only at an image with a signature referrer")
+
+    @classmethod
+    def of(cls, policy: RegistryPolicy) -> PolicyOut:
+        return cls.model_validate(policy.document())
+
+
+class PolicyChange(RequestBody):
+    """The policy fields to change; the others keep their values."""
+
+    tag_mutability: TagMutability | None = None
+    mutable_tags: PolicyList | None = None
+    denied_tags: PolicyList | None = None
+    allowed_tags: PolicyList | None = None
+    manifest_creators: ManifestCreators | None = None
+    promotion_sources: PolicyList | None = None
+    require_signature: bool | None = None
+
+
 class RegistryOut(Response):
     name: str
     account: str
     environment: Environment
     public: bool
+    policy: PolicyOut
 
     @classmethod
     def of(cls, registry: Registry) -> RegistryOut:
         return cls(
-            name=registry.name, account=registry.account, environment=registry.environment, public=registry.public
+            name=registry.name,
+            account=registry.account,
+            environment=registry.environment,
+            public=registry.public,
+            policy=PolicyOut.of(registry.rules),
         )
 
 
@@ -236,6 +289,36 @@ class RegistryList(Response):
 
 class AccountQuery(Query):
     account: RegistryName | None = Field(default=None, description="Default: the caller's account")
+
+
+# promotions --------------------------------------------------------------------------------------------------
+ImageReference = Annotated[str, Field(min_length=3, max_length=512)]
+
+
+class PromotionCreate(RequestBody):
+    source: ImageReference = Field(description="registry/repository:tag or registry/repository@sha256:…")
+    target: ImageReference = Field(description="registry/repository[:tag]; the tag defaults to the source's")
+
+
+class PromotionOut(Response):
+    source: str = Field(description="The source, by digest")
+    target: str
+    digest: str
+    tag: str | None
+    manifests: int = Field(description="Manifests promoted: the image, an index's images, referrers")
+    blobs: int = Field(description="Blobs linked into the target repository; none is copied")
+
+    @classmethod
+    def of(cls, promotion: Promotion) -> PromotionOut:
+        image = promotion.image
+        return cls(
+            source=promotion.source,
+            target=promotion.target,
+            digest=image.digest,
+            tag=promotion.tag,
+            manifests=image.manifests,
+            blobs=image.blobs,
+        )
 
 
 # members -----------------------------------------------------------------------------------------------------
@@ -398,3 +481,117 @@ class PullSecretOut(Response):
     secret_name: str
     server: str
     created: bool = Field(description="Whether a new pull-only credential was created")
+
+
+# webhooks ----------------------------------------------------------------------------------------------------
+_EVENT_NAMES = ", ".join(kind.value for kind in EventKind)
+
+
+def _webhook_url(value: str) -> str:
+    try:
+        return validate_url(value)
+    except WebhookInvalid as error:
+        raise ValueError(error.message) from None
+
+
+def _event_kind(value: Any) -> EventKind:
+    if not isinstance(value, str) or value not in {kind.value for kind in EventKind}:
+        raise ValueError(f"unknown event {str(value)[:40]!r}: use one or more of {_EVENT_NAMES}")
+    return EventKind(value)
+
+
+WebhookUrl = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=MAX_URL,
+        json_schema_extra={"pattern": URL_PATTERN},
+        examples=["https://ci.example.com/hooks/shipshape"],
+    ),
+    AfterValidator(_webhook_url),
+]
+EventName = Annotated[
+    EventKind,
+    BeforeValidator(_event_kind),
+    WithJsonSchema({"type": "string", "enum": [kind.value for kind in EventKind]}),
+]
+
+
+class WebhookCreate(RequestBody):
+    url: WebhookUrl = Field(description="Where to POST the events: an http or https URL")
+    events: list[EventName] | None = Field(
+        default=None, min_length=1, max_length=16, description=f"Default: every event ({_EVENT_NAMES})"
+    )
+    account: RegistryName | None = Field(
+        default=None, description="Hear every registry of this account (default: the caller's account)"
+    )
+    registry: RegistryName | None = Field(default=None, description="Hear this registry only")
+
+
+class WebhookQuery(Query):
+    account: RegistryName | None = Field(default=None, description="Default: the caller's account")
+    registry: RegistryName | None = Field(default=None, description="Only the webhooks of this registry")
+
+
+class DeliveryQuery(Query):
+    limit: int = Field(default=50, ge=1, le=MAX_DELIVERIES)
+
+
+class WebhookOut(Response):
+    """A webhook as listed: never its secret."""
+
+    id: str
+    account: str
+    registry: str | None = Field(description="None: the webhook hears every registry of the account")
+    url: str
+    events: list[EventKind]
+    created_at: datetime
+    created_by: str
+
+    @classmethod
+    def of(cls, webhook: Webhook) -> WebhookOut:
+        return cls(
+            id=webhook.id, account=webhook.account, registry=webhook.registry, url=webhook.url,
+            events=sorted(webhook.events), created_at=webhook.created_at, created_by=webhook.created_by,
+        )  # fmt: skip
+
+
+class WebhookList(Response):
+    webhooks: list[WebhookOut]
+
+
+class WebhookCreated(Response):
+    """Shown once: the secret that signs every delivery (`Shipshape-Signature`) cannot be read again."""
+
+    id: str
+    secret: str
+    webhook: WebhookOut
+
+
+class DeliveryOut(Response):
+    id: str
+    event_id: str = Field(description="The CloudEvent id: the same on every attempt")
+    event_type: str
+    subject: str
+    state: DeliveryState
+    attempts: int
+    last_status: int | None
+    last_error: str | None
+    created_at: datetime
+    next_attempt_at: datetime | None = Field(description="When the next attempt is due, while pending")
+    delivered_at: datetime | None
+
+    @classmethod
+    def of(cls, delivery: Delivery) -> DeliveryOut:
+        pending = delivery.state is DeliveryState.PENDING
+        return cls(
+            id=delivery.id, event_id=delivery.event_id, event_type=delivery.event_type, subject=delivery.subject,
+            state=delivery.state, attempts=delivery.attempts, last_status=delivery.last_status,
+            last_error=delivery.last_error, created_at=delivery.created_at,
+            next_attempt_at=delivery.next_attempt_at if pending else None, delivered_at=delivery.delivered_at,
+        )  # fmt: skip
+
+
+class DeliveryList(Response):
+    webhook: str
+    deliveries: list[DeliveryOut]

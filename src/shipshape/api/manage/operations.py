@@ -25,6 +25,7 @@ class Operation:
     query: type[BaseModel] | None = None
     errors: tuple[int, ...] = ()
     also: tuple[int, ...] = ()  # further success statuses with the same body
+    machines: bool = False  # credentials (e.g. CI's) may call it too, not only members
 
     @property
     def statuses(self) -> tuple[int, ...]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from shipshape.api.manage.context import actor, services
-from shipshape.api.manage.models import AccountQuery, RegistryCreate, RegistryList, RegistryOut
+from shipshape.api.manage.models import AccountQuery, PolicyChange, RegistryCreate, RegistryList, RegistryOut
 from shipshape.api.manage.wire import no_content, read_body, read_query, respond
 
 
@@ -25,6 +25,15 @@ async def create_registry(request: web.Request) -> web.Response:
 
 async def show_registry(request: web.Request) -> web.Response:
     registry = await services(request).administration.get_registry(actor(request), request.match_info["name"])
+    return respond(RegistryOut.of(registry))
+
+
+async def set_policy(request: web.Request) -> web.Response:
+    body = await read_body(request, PolicyChange)
+    changes = body.model_dump(mode="json", exclude_none=True)
+    registry = await services(request).administration.set_registry_policy(
+        actor(request), request.match_info["name"], changes
+    )
     return respond(RegistryOut.of(registry))
 
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from shipshape.api.manage import accounts, audit, credentials, kubernetes, members, registries
+from shipshape.api.manage import accounts, audit, credentials, kubernetes, members, promotions, registries, webhooks
 from shipshape.api.manage import models as m
-from shipshape.api.manage.context import ACTOR, MANAGE
+from shipshape.api.manage.context import ACTOR, MANAGE, PRINCIPAL
 from shipshape.api.manage.errors import error_response, json_errors
 from shipshape.api.manage.openapi import openapi_document
 from shipshape.api.manage.operations import Operation
@@ -45,8 +45,19 @@ OPERATIONS: tuple[Operation, ...] = (
         m.RegistryOut, errors=_READ,
     ),
     Operation(
+        "PATCH", "/registries/{name}/policy", registries.set_policy, "setRegistryPolicy",
+        "Change some of a registry's policy fields", "registries", m.RegistryOut, body=m.PolicyChange,
+        errors=(404, 422),
+    ),
+    Operation(
         "DELETE", "/registries/{name}", registries.delete_registry, "deleteRegistry",
         "Delete a registry that holds no repositories", "registries", None, 204, errors=(404, 409),
+    ),
+    Operation(
+        "POST", "/promotions", promotions.promote, "promote",
+        "Promote an image by digest into another registry, with its referrers; no bytes are copied."
+        " Members and machine credentials (pull on the source, push on the target) may call it",
+        "promotions", m.PromotionOut, 201, body=m.PromotionCreate, errors=(404, 409), machines=True,
     ),
     Operation(
         "GET", "/members", members.list_members, "listMembers", "List an account's members", "members",
@@ -101,7 +112,28 @@ OPERATIONS: tuple[Operation, ...] = (
         "YAML for a Kubernetes pull secret (201: with a new pull-only credential; 200: reusing one)", "kubernetes",
         m.PullSecretOut, 201, body=m.PullSecretCreate, errors=_CREATE, also=(200,),
     ),
+    Operation(
+        "GET", "/webhooks", webhooks.list_webhooks, "listWebhooks",
+        "List webhooks of an account or registry (never their secrets)", "webhooks", m.WebhookList,
+        query=m.WebhookQuery, errors=_READ,
+    ),
+    Operation(
+        "POST", "/webhooks", webhooks.create_webhook, "createWebhook",
+        "Create a webhook; its signing secret is in this response only", "webhooks", m.WebhookCreated, 201,
+        body=m.WebhookCreate, errors=_READ,
+    ),
+    Operation(
+        "DELETE", "/webhooks/{id}", webhooks.delete_webhook, "deleteWebhook", "Delete a webhook and its deliveries",
+        "webhooks", None, 204, errors=_READ,
+    ),
+    Operation(
+        "GET", "/webhooks/{id}/deliveries", webhooks.list_deliveries, "listWebhookDeliveries",
+        "A webhook's deliveries, newest first", "webhooks", m.DeliveryList, query=m.DeliveryQuery, errors=_READ,
+    ),
 )  # fmt: skip
+
+
+_MACHINES_ALLOWED = {operation.operation_id: operation.machines for operation in OPERATIONS}
 
 
 @web.middleware
@@ -121,6 +153,11 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
         raise Unauthorized("the management API takes a member's username and password (Basic), not a bearer token")
     if isinstance(principal, Anonymous):
         raise Unauthorized("log in: send a member's username and password (Basic)")
+    if _MACHINES_ALLOWED.get(request.match_info.route.name or ""):
+        request[PRINCIPAL] = principal
+        if isinstance(principal, Member):
+            request[ACTOR] = Actor(principal, request.remote)
+        return await handler(request)
     if not isinstance(principal, Member):
         raise Denied(
             f"{principal.username} is a machine credential, for pushing and pulling: the management API is for"

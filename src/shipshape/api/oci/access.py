@@ -25,7 +25,7 @@ from shipshape.auth.tokens import (
     parse_scope,
 )
 from shipshape.domain.access import Action, Anonymous, AuditEvent, Credential, Principal
-from shipshape.domain.errors import Denied, ScopeInvalid, Unauthorized
+from shipshape.domain.errors import Denied, PolicyRefused, ScopeInvalid, Unauthorized
 from shipshape.domain.secrets import secret_sha256
 from shipshape.ports import AccessStore, Clock
 from shipshape.services.authentication import Authenticator
@@ -181,7 +181,12 @@ async def oci_access(request: web.Request, handler: Handler) -> web.StreamRespon
             await _audit(access, request, caller, route, path, "denied")
         raise error from None
     request[CALLER] = caller
-    response = await handler(request)
+    try:
+        response = await handler(request)
+    except PolicyRefused as refusal:
+        if route in AUDITED_ROUTES and path is not None:
+            await _audit(access, request, caller, route, path, "denied", {"rule": refusal.rule})
+        raise
     if route in AUDITED_ROUTES and path is not None and response.status < 300:
         await _audit(access, request, caller, route, path, "success")
     return response
@@ -225,7 +230,13 @@ def _challenge(
 
 
 async def _audit(
-    access: AccessControl, request: web.Request, caller: Caller, route: str, path: str, result: str
+    access: AccessControl,
+    request: web.Request,
+    caller: Caller,
+    route: str,
+    path: str,
+    result: str,
+    detail: dict[str, str] | None = None,
 ) -> None:
     registry = path.partition("/")[0]
     reference = request.match_info.get("reference") or request.match_info.get("digest") or ""
@@ -243,6 +254,7 @@ async def _audit(
             remote=request.remote,
             credential=principal.username if isinstance(principal, Credential) else None,
             registry=registry,
+            detail=detail or {},
         )
     )
 

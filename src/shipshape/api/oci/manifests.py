@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from shipshape.api.oci.access import caller_of
 from shipshape.api.oci.context import repository, services
 from shipshape.domain.errors import ManifestTooLarge
 from shipshape.domain.manifests import MAX_MANIFEST_BYTES
@@ -34,7 +35,8 @@ async def put_manifest(request: web.Request) -> web.Response:
     oci = services(request)
     payload = await _read_manifest_body(request)
     oci.metrics.bytes_in.inc(len(payload))
-    manifest = await oci.manifests.push(name, reference, payload, request.headers.get("Content-Type"))
+    principal = caller_of(request).principal
+    manifest = await oci.manifests.push(name, reference, payload, request.headers.get("Content-Type"), principal)
     oci.metrics.manifest_pushes.inc()
     headers = {
         "Location": f"/v2/{name}/manifests/{manifest.digest}",
@@ -47,7 +49,7 @@ async def put_manifest(request: web.Request) -> web.Response:
 
 async def delete_manifest(request: web.Request) -> web.Response:
     name, reference = repository(request), Reference.parse(request.match_info["reference"])
-    await services(request).manifests.delete(name, reference)
+    await services(request).manifests.delete(name, reference, caller_of(request).principal)
     return web.Response(status=202)
 
 
