@@ -54,8 +54,9 @@ def api_error(error: errors.RegistryError) -> ApiError:
     raise LookupError(type(error))  # unreachable: RegistryError is in the table
 
 
-def error_response(code: str, status: int, message: str) -> web.Response:
-    body = json.dumps({"error": {"code": code, "message": message}})
+def error_response(code: str, status: int, message: str, rule: str | None = None) -> web.Response:
+    error = {"code": code, "message": message} | ({"rule": rule} if rule is not None else {})
+    body = json.dumps({"error": error})
     response = web.Response(status=status, text=body, content_type="application/json")
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Basic realm="shipshape"'
@@ -84,7 +85,8 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return await handler(request)
     except errors.RegistryError as error:
         wire = api_error(error)
-        return error_response(wire.code, wire.status, error.message)
+        rule = error.rule if isinstance(error, errors.PolicyRefused) else None
+        return error_response(wire.code, wire.status, error.message, rule)
     except ValidationError as error:
         status, message = validation_message(error)
         return error_response("BAD_REQUEST" if status == 400 else "INVALID", status, message)

@@ -90,7 +90,8 @@ def _document(operations: tuple[Operation, ...], prefix: str) -> dict[str, Any]:
             "title": "Shipshape management API",
             "version": __version__,
             "description": "Accounts, registries, members, machine credentials, the audit log and Kubernetes pull"
-            ' secrets. Errors are `{"error": {"code", "message"}}`; the message says what to do.',
+            ' secrets. Errors are `{"error": {"code", "message"}}` (plus `rule` when a policy refused); the message'
+            " says what to do.",
         },
         "paths": paths,
         "components": {
