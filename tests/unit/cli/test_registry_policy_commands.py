@@ -29,20 +29,8 @@ def test_show_prints_the_policy(server: RegistryServer) -> None:
 
 
 def test_set_changes_only_the_given_fields_and_lists_can_be_cleared(server: RegistryServer) -> None:
-    policy = data(
-        shipshape(
-            server,
-            "registry",
-            "set",
-            "web-prod",
-            "--require-signature",
-            "--mutable-tags",
-            "hotfix-*,dev-*",
-            "--denied-tags",
-            "",
-            "--json",
-        )  # fmt: skip
-    )["policy"]
+    changes = ["--require-signature", "--mutable-tags", "hotfix-*,dev-*", "--denied-tags", ""]
+    policy = data(shipshape(server, "registry", "set", "web-prod", *changes, "--json"))["policy"]
     assert policy["require_signature"] is True
     assert policy["mutable_tags"] == ["hotfix-*", "dev-*"]
     assert policy["denied_tags"] == []
