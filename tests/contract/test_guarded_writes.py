@@ -1,0 +1,151 @@
+"""The metadata writes that policies guard, and promotion, on SQLite and PostgreSQL: a guard sees the stored state
+inside the transaction, and whatever it raises leaves nothing behind."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+from sqlalchemy import select
+from tests.contract.test_metadata_store import NOW, by_tag, database, image, index, link_blobs_of, push, snapshot
+
+from shipshape.domain.errors import Denied, ManifestUnknown
+from shipshape.domain.names import Reference
+from shipshape.domain.records import Arrival, Provenance
+from shipshape.metadata.tables import manifests, repositories
+from shipshape.ports import MetadataStore
+
+SIGNATURE = "application/vnd.dev.cosign.artifact.sig.v1+json"
+
+
+def refuse(reason: str):  # type: ignore[no-untyped-def]
+    seen: list[object] = []
+
+    def guard(state: object) -> None:
+        seen.append(state)
+        raise Denied(reason)
+
+    return guard, seen
+
+
+async def test_a_new_tag_is_set_without_asking_the_guard(metadata_store: MetadataStore) -> None:
+    guard, seen = refuse("never asked")
+    manifest = image("one")
+    await link_blobs_of(metadata_store, "acme/web", manifest)
+    await metadata_store.put_manifest("acme/web", manifest, "v1", NOW, may_move_tag=guard)
+    assert seen == []
+    stored = await metadata_store.get_manifest("acme/web", by_tag("v1"))
+    assert stored is not None and stored.digest == str(manifest.digest)
+
+
+async def test_the_same_digest_again_is_not_a_move(metadata_store: MetadataStore) -> None:
+    guard, seen = refuse("never asked")
+    manifest = await push(metadata_store, "acme/web", image("one"), "v1")
+    await metadata_store.put_manifest("acme/web", manifest, "v1", NOW, may_move_tag=guard)
+    assert seen == []
+
+
+async def test_a_refused_move_stores_neither_the_tag_nor_the_manifest(
+    metadata_store: MetadataStore, migrated_url: str
+) -> None:
+    first = await push(metadata_store, "acme/web", image("one"), "v1")
+    second = image("two")
+    await link_blobs_of(metadata_store, "acme/web", second)
+    before = snapshot(migrated_url)
+    guard, seen = refuse("immutable")
+    with pytest.raises(Denied):
+        await metadata_store.put_manifest("acme/web", second, "v1", NOW, may_move_tag=guard)
+    assert seen == [str(first.digest)]
+    assert snapshot(migrated_url) == before
+
+
+async def test_an_allowed_move_moves_the_tag(metadata_store: MetadataStore) -> None:
+    await push(metadata_store, "acme/web", image("one"), "v1")
+    second = image("two")
+    await link_blobs_of(metadata_store, "acme/web", second)
+    await metadata_store.put_manifest("acme/web", second, "v1", NOW, may_move_tag=lambda current: None)
+    stored = await metadata_store.get_manifest("acme/web", by_tag("v1"))
+    assert stored is not None and stored.digest == str(second.digest)
+
+
+async def test_the_delete_guard_sees_the_tags_and_a_refusal_keeps_everything(
+    metadata_store: MetadataStore, migrated_url: str
+) -> None:
+    manifest = await push(metadata_store, "acme/web", image("one"), "v1")
+    await metadata_store.put_manifest("acme/web", manifest, "stable", NOW)
+    seen: list[Sequence[str]] = []
+
+    def guard(tags: Sequence[str]) -> None:
+        seen.append(list(tags))
+        raise Denied("immutable")
+
+    before = snapshot(migrated_url)
+    with pytest.raises(Denied):
+        await metadata_store.delete_manifest("acme/web", str(manifest.digest), guard)
+    assert seen == [["stable", "v1"]]
+    assert snapshot(migrated_url) == before
+
+
+async def test_provenance_is_recorded_on_first_arrival_only(metadata_store: MetadataStore, migrated_url: str) -> None:
+    manifest = image("one")
+    await link_blobs_of(metadata_store, "acme/web", manifest)
+    await metadata_store.put_manifest(
+        "acme/web", manifest, "v1", NOW, Provenance(actor="acme+ci", credential="acme+ci")
+    )
+    await metadata_store.put_manifest("acme/web", manifest, "v2", NOW, Provenance(actor="dana"))
+    assert _provenance(migrated_url, "acme/web") == [("push", "acme+ci", "acme+ci", None)]
+
+
+async def test_promotion_shares_blobs_and_brings_children_and_referrers(
+    metadata_store: MetadataStore, migrated_url: str
+) -> None:
+    amd, arm = image("amd"), image("arm")
+    for child in (amd, arm):
+        await push(metadata_store, "stage/web", child)
+    top = await push(metadata_store, "stage/web", index(amd, arm), "v1.0.0")
+    signature = await push(metadata_store, "stage/web", image("sig", subject=top, artifact_type=SIGNATURE))
+    child_sbom = await push(metadata_store, "stage/web", image("sbom", subject=amd, artifact_type="text/spdx"))
+
+    promoted = await metadata_store.promote(
+        "stage/web", str(top.digest), "prod/web", "v1.0.0", NOW, Provenance(Arrival.PROMOTION, "acme+ci", "acme+ci")
+    )
+
+    assert promoted.digest == str(top.digest) and promoted.manifests == 5
+    for manifest in (top, amd, arm, signature, child_sbom):
+        stored = await metadata_store.get_manifest("prod/web", Reference(digest=manifest.digest))
+        assert stored is not None and stored.payload == manifest.payload
+    for blob in amd.blobs:
+        assert await metadata_store.linked_blob_size("prod/web", blob.digest) == blob.size
+    referrers = await metadata_store.referrers("prod/web", str(top.digest))
+    assert [r.digest for r in referrers] == [str(signature.digest)]
+    tagged = await metadata_store.get_manifest("prod/web", by_tag("v1.0.0"))
+    assert tagged is not None and tagged.digest == str(top.digest)
+    assert ("promotion", "acme+ci", "acme+ci", f"stage/web@{top.digest}") in _provenance(migrated_url, "prod/web")
+
+
+async def test_a_refused_promotion_leaves_nothing(metadata_store: MetadataStore, migrated_url: str) -> None:
+    await push(metadata_store, "prod/web", image("old"), "v1.0.0")
+    new = await push(metadata_store, "stage/web", image("new"), "v1.0.0")
+    before = snapshot(migrated_url)
+    guard, _ = refuse("immutable")
+    with pytest.raises(Denied):
+        await metadata_store.promote("stage/web", str(new.digest), "prod/web", "v1.0.0", NOW, Provenance(), guard)
+    assert snapshot(migrated_url) == before
+
+
+async def test_promoting_an_unknown_digest_is_manifest_unknown(metadata_store: MetadataStore) -> None:
+    with pytest.raises(ManifestUnknown):
+        await metadata_store.promote("stage/web", str(image("x").digest), "prod/web", None, NOW, Provenance())
+
+
+def _provenance(url: str, repository: str) -> list[tuple[str, str | None, str | None, str | None]]:
+    columns = (manifests.c.arrived_via, manifests.c.arrived_by, manifests.c.arrived_credential,
+               manifests.c.promoted_from)  # fmt: skip
+    with database(url) as engine, engine.connect() as connection:
+        rows = connection.execute(
+            select(*columns)
+            .join(repositories, repositories.c.id == manifests.c.repository_id)
+            .where(repositories.c.name == repository)
+            .order_by(manifests.c.id)
+        )
+        return [tuple(row) for row in rows]  # type: ignore[misc]
