@@ -3,6 +3,7 @@ inside the transaction, and whatever it raises leaves nothing behind."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 import pytest
@@ -149,3 +150,22 @@ def _provenance(url: str, repository: str) -> list[tuple[str, str | None, str | 
             .order_by(manifests.c.id)
         )
         return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
+async def test_racing_pushes_of_a_new_immutable_tag_leave_one_winner(metadata_store: MetadataStore) -> None:
+    contenders = [image(f"racer-{n}") for n in range(6)]
+    for manifest in contenders:
+        await link_blobs_of(metadata_store, "acme/web", manifest)
+
+    def immutable(current: str) -> None:
+        raise Denied(f"v1 points at {current}")
+
+    results = await asyncio.gather(
+        *(metadata_store.put_manifest("acme/web", m, "v1", NOW, may_move_tag=immutable) for m in contenders),
+        return_exceptions=True,
+    )
+    winners = [m for m, result in zip(contenders, results, strict=True) if result is None]
+    assert len(winners) == 1
+    assert all(isinstance(result, Denied) for result in results if result is not None)
+    stored = await metadata_store.get_manifest("acme/web", by_tag("v1"))
+    assert stored is not None and stored.digest == str(winners[0].digest)
