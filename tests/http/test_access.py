@@ -246,6 +246,17 @@ async def test_lockout_after_the_configured_number_of_failures(tmp_path: Path) -
         await client.close()
 
 
+async def test_a_wildcard_scope_grants_everything_the_caller_may_do(secured: Secured) -> None:
+    # containers/image (skopeo delete) asks for `*`.
+    for auth, expected in ((secured.dev_ci, ["delete", "pull", "push"]), (secured.dev_pull, ["pull"])):
+        response = await secured.client.get(
+            "/auth/token", params={"service": "shipshape", "scope": "repository:acme-dev/app:*"}, headers=auth
+        )
+        token = (await response.json())["token"]
+        claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+        assert claims["access"] == [{"type": "repository", "name": "acme-dev/app", "actions": expected}]
+
+
 async def test_token_endpoint_refuses_malformed_scopes_and_credentials(secured: Secured) -> None:
     bad_scope = await secured.client.get("/auth/token?scope=repository:UPPER/case:pull", headers=secured.dev_ci)
     assert bad_scope.status == 400 and (await bad_scope.json())["errors"][0]["message"]

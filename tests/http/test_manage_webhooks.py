@@ -187,3 +187,12 @@ async def settled(api: ManageApi, webhook_id: str) -> dict[str, object]:
         if delivery["state"] != "pending":
             return dict(delivery)
         await asyncio.sleep(0.01)
+
+
+async def test_deleting_a_registry_deletes_its_webhooks(api: ManageApi) -> None:
+    await create(api, registry="acme-dev")
+    account_wide = await create(api)
+    assert (await api.call("DELETE", "/registries/acme-dev")).status == 204
+    await api.registry("acme-dev", account="acme")
+    listed = (await api.get("/webhooks?account=acme")).body["webhooks"]
+    assert [webhook["id"] for webhook in listed] == [account_wide["id"]]

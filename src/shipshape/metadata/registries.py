@@ -89,6 +89,8 @@ def remove(connection: Connection, name: str) -> None:
             f"registry {name!r} still holds repository {occupied!r}: delete its images first, then the registry",
             detail={"registry": name, "repository": occupied},
         )
+    # Its webhooks go with it (their deliveries cascade), so a registry later created with the name starts clean.
+    connection.execute(delete(tables.webhooks).where(tables.webhooks.c.registry == name))
 
 
 def _first_repository(connection: Connection, registry: str) -> str | None:
