@@ -32,6 +32,7 @@ from shipshape.services.audit import AuditLog
 from shipshape.services.authentication import Authenticator, LoginPolicy
 from shipshape.services.authorization import Authorizer
 from shipshape.services.blobs import BlobService
+from shipshape.services.images import ImageService
 from shipshape.services.manifests import ManifestService
 from shipshape.services.policies import RegistryRules
 from shipshape.services.promotion import Promotions
@@ -100,6 +101,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
             public_url=settings.public_url,
             webhooks=webhooks,
             promotions=Promotions(metadata, rules, authorizer, access_store, clock),
+            images=ImageService(metadata, blob_store, authorizer),
         )
         add_manage_routes(app)
         app.router.add_get("/auth/token", token_endpoint, name="token")

@@ -338,3 +338,25 @@ class DeliveryQueue(Protocol):
         """Record the state, status, error, next attempt and delivery time of `attempt`, if `claim` still holds
         it; False when it does not (the lease ran out and another claim took over)."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRecord:
+    """A manifest with how it arrived in its repository and the tags pointing at it."""
+
+    manifest: StoredManifest
+    provenance: Provenance
+    tags: tuple[str, ...]  # sorted
+
+
+class ImageRecords(Protocol):
+    """What showing an image reads besides its referrers: the manifest with its provenance and tags, and the
+    manifests an index lists."""
+
+    async def image_record(self, repository: str, reference: Reference) -> ImageRecord | None:
+        """The manifest a tag points at, or the manifest with that digest, in `repository`; None if absent."""
+        ...
+
+    async def child_manifests(self, repository: str, digest: str) -> list[StoredManifest]:
+        """The manifests that index `digest` of `repository` lists and the repository stores, by digest."""
+        ...

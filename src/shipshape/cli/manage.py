@@ -1,5 +1,5 @@
-"""The management commands (`account`, `registry`, `member`, `credential`, `k8s`, `webhook`, `promote`, `audit`,
-`login`): each one a client of the management API, added to the `shipshape` command by `register`."""
+"""The management commands (`account`, `registry`, `member`, `credential`, `k8s`, `webhook`, `image`, `promote`,
+`audit`, `login`): each one a client of the management API, added to the `shipshape` command by `register`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import typer
 from shipshape.cli.accounts import accounts
 from shipshape.cli.audit import audit
 from shipshape.cli.credentials import credentials
+from shipshape.cli.images import images
 from shipshape.cli.kubernetes import kubernetes
 from shipshape.cli.members import members
 from shipshape.cli.options import GlobalOptions, Server
@@ -32,5 +33,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(credentials, name="credential")
     app.add_typer(kubernetes, name="k8s")
     app.add_typer(webhooks, name="webhook")
+    app.add_typer(images, name="image")
     app.command("promote")(promote)
     app.command("audit")(audit)

@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from shipshape.domain.manifests import Manifest
 from shipshape.domain.names import Reference
 from shipshape.domain.records import PromotedImage, Provenance, StoredManifest, UploadSession
-from shipshape.metadata import blob_links, manifests, promotions, repositories, tags, uploads
+from shipshape.metadata import blob_links, images, manifests, promotions, repositories, tags, uploads
 from shipshape.metadata.engine import (
     SQLITE_BUSY_TIMEOUT_MS,
     database_url,
@@ -29,7 +29,7 @@ from shipshape.metadata.engine import (
 )
 from shipshape.metadata.hot_reads import HotReads
 from shipshape.metadata.prepared import ConnectionPerThread
-from shipshape.ports import Clock, ManifestDeleteGuard, TagMoveGuard
+from shipshape.ports import Clock, ImageRecord, ManifestDeleteGuard, TagMoveGuard
 
 T = TypeVar("T")
 
@@ -131,6 +131,14 @@ class SqlMetadataStore:
                 connection, source, digest, target, tag, now, provenance, may_move_tag
             )
         )
+
+    # ImageRecords
+
+    async def image_record(self, repository: str, reference: Reference) -> ImageRecord | None:
+        return await self._read(lambda connection: images.record(connection, repository, reference))
+
+    async def child_manifests(self, repository: str, digest: str) -> list[StoredManifest]:
+        return await self._read(lambda connection: images.children(connection, repository, digest))
 
     async def repository_exists(self, repository: str) -> bool:
         return await self._read(lambda connection: repositories.holds_content(connection, repository))

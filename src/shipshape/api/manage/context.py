@@ -9,6 +9,7 @@ from aiohttp import web
 from shipshape.domain.access import Principal
 from shipshape.ports import Clock
 from shipshape.services.administration import Actor, Administration
+from shipshape.services.images import ImageService
 from shipshape.services.promotion import Promotions
 from shipshape.services.webhooks import Webhooks
 
@@ -20,6 +21,7 @@ class ManageServices:
     public_url: str | None = None  # how clients address the server (pull secrets); default: the request's Host
     webhooks: Webhooks | None = None  # None: webhooks are off (the handlers answer 503)
     promotions: Promotions | None = None
+    images: ImageService | None = None
 
 
 MANAGE = web.AppKey("manage_services", ManageServices)

@@ -168,6 +168,7 @@ class Response(BaseModel):
 class ErrorDetail(Response):
     code: str = Field(examples=["DENIED"])
     message: str = Field(description="What went wrong and what to do about it")
+    rule: str | None = Field(default=None, description="For a policy's refusal: the policy field that refused")
 
 
 class ErrorBody(Response):
@@ -595,3 +596,66 @@ class DeliveryOut(Response):
 class DeliveryList(Response):
     webhook: str
     deliveries: list[DeliveryOut]
+
+
+# images ------------------------------------------------------------------------------------------------------
+class ImageQuery(Query):
+    reference: ImageReference = Field(description="registry/repository:tag or registry/repository@sha256:…")
+
+
+class ProvenanceOut(Response):
+    via: str = Field(description="How it arrived in the repository", json_schema_extra={"enum": ["push", "promotion"]})
+    by: str | None = Field(description="The member or credential that pushed or promoted it (None: auth was off)")
+    credential: str | None = Field(description="The credential, when a machine acted")
+    promoted_from: str | None = Field(description="registry/repository@digest, for a promotion")
+
+
+class TraceabilityOut(Response):
+    """The org.opencontainers.image.* annotations (else config labels) that trace an image to its source."""
+
+    revision: str | None
+    source: str | None
+    version: str | None
+    created: str | None
+
+
+class BlobOut(Response):
+    digest: str
+    media_type: str
+    size: int = Field(description="Bytes, as the manifest describes the blob")
+
+
+class PlatformOut(Response):
+    os: str | None
+    architecture: str | None
+    variant: str | None
+
+
+class ChildImageOut(Response):
+    digest: str
+    media_type: str
+    platform: PlatformOut | None
+    size: int | None = Field(description="Config and layers, in bytes; None when not stored or itself an index")
+
+
+class ReferrerOut(Response):
+    digest: str
+    artifact_type: str | None
+
+
+class ImageOut(Response):
+    repository: str
+    digest: str
+    media_type: str
+    artifact_type: str | None = Field(description="As the referrers API reports it (else the config's media type)")
+    tags: list[str] = Field(description="The repository's tags pointing at this digest")
+    created_at: datetime = Field(description="When the manifest arrived in the repository")
+    provenance: ProvenanceOut
+    traceability: TraceabilityOut
+    annotations: dict[str, str] = Field(description="The manifest's annotations")
+    labels: dict[str, str] = Field(description="The image config's config.Labels (string values)")
+    config: BlobOut | None = Field(description="None for an index")
+    layers: list[BlobOut]
+    manifests: list[ChildImageOut] = Field(description="The manifests an index lists; empty for an image")
+    size: int = Field(description="Bytes: config and layers; for an index, the distinct blobs of its images")
+    referrers: list[ReferrerOut] = Field(description="Signatures, SBOMs and attestations attached to this digest")

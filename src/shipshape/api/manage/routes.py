@@ -8,7 +8,17 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from shipshape.api.manage import accounts, audit, credentials, kubernetes, members, promotions, registries, webhooks
+from shipshape.api.manage import (
+    accounts,
+    audit,
+    credentials,
+    images,
+    kubernetes,
+    members,
+    promotions,
+    registries,
+    webhooks,
+)
 from shipshape.api.manage import models as m
 from shipshape.api.manage.context import ACTOR, MANAGE, PRINCIPAL
 from shipshape.api.manage.errors import error_response, json_errors
@@ -129,6 +139,12 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "GET", "/webhooks/{id}/deliveries", webhooks.list_deliveries, "listWebhookDeliveries",
         "A webhook's deliveries, newest first", "webhooks", m.DeliveryList, query=m.DeliveryQuery, errors=_READ,
+    ),
+    Operation(
+        "GET", "/images", images.show_image, "showImage",
+        "Show an image: provenance, tags, annotations and config labels, sizes, referrers. Members and machine"
+        " credentials that may pull the repository may call it",
+        "images", m.ImageOut, query=m.ImageQuery, errors=(400, 404), machines=True,
     ),
 )  # fmt: skip
 

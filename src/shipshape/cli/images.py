@@ -1,0 +1,92 @@
+"""`shipshape image show REFERENCE`: an image's provenance, traceability annotations, sizes and referrers."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from shipshape.cli.options import Json, Server, connect
+from shipshape.cli.output import print_fields, print_json, print_table, when
+from shipshape.services.sizes import format_size
+
+images = typer.Typer(no_args_is_help=True, help="Images: what is stored, where it came from, what it weighs.")
+_SHORT_DIGEST = 12  # hex characters in tables, as docker shows image ids; --json has them in full
+
+
+@images.command("show")
+def show(
+    ctx: typer.Context,
+    reference: Annotated[str, typer.Argument(help="registry/repository:tag or registry/repository@sha256:…")],
+    server: Server = None,
+    json: Json = False,
+) -> None:
+    """Show an image: digest, tags, how it arrived (push or promotion, by whom, from where), the
+    org.opencontainers.image.* annotations and config labels, layer sizes, and its signatures and SBOMs."""
+    with connect(ctx, server) as client:
+        image = client.get("/images", {"reference": reference})
+    if json:
+        print_json(image)
+        return
+    print_fields(_fields(image))
+    if image["config"] is None:  # an index
+        children = [_child_row(child) for child in image["manifests"]]
+        _section(["MANIFEST", "PLATFORM", "SIZE"], children, "The index lists no manifests.")
+    else:
+        layers = [
+            [short(layer["digest"]), layer["media_type"], format_size(layer["size"])] for layer in image["layers"]
+        ]
+        _section(["LAYER", "MEDIA TYPE", "SIZE"], layers, "No layers.")
+    notes = [[key, value, "manifest"] for key, value in sorted(image["annotations"].items())]
+    notes += [[key, value, "config label"] for key, value in sorted(image["labels"].items())]
+    _section(["ANNOTATION", "VALUE", "FROM"], notes, "No annotations or config labels.")
+    referrers = [[short(r["digest"]), r["artifact_type"] or "-"] for r in image["referrers"]]
+    _section(["REFERRER", "ARTIFACT TYPE"], referrers, "No referrers (signatures, SBOMs, attestations).")
+
+
+def _fields(image: dict[str, Any]) -> list[tuple[str, str]]:
+    provenance, trace, config = image["provenance"], image["traceability"], image["config"]
+    fields = [
+        ("repository", image["repository"]),
+        ("digest", image["digest"]),
+        ("media type", image["media_type"]),
+        ("artifact type", image["artifact_type"] or "-"),
+        ("tags", ", ".join(image["tags"]) or "-"),
+        ("arrived", when(image["created_at"], seconds=True)),
+        ("arrived via", provenance["via"]),
+        ("arrived by", provenance["by"] or "-"),
+        ("credential", provenance["credential"] or "-"),
+        ("promoted from", provenance["promoted_from"] or "-"),
+        ("revision", trace["revision"] or "-"),
+        ("source", trace["source"] or "-"),
+        ("version", trace["version"] or "-"),
+        ("built", trace["created"] or "-"),
+    ]
+    if config is not None:
+        fields.append(("config", f"{short(config['digest'])} ({format_size(config['size'])})"))
+        fields.append(("size", f"{format_size(image['size'])} (config and {len(image['layers'])} layer(s))"))
+    else:
+        fields.append(("size", f"{format_size(image['size'])} (distinct blobs of {len(image['manifests'])} image(s))"))
+    return fields
+
+
+def _child_row(child: dict[str, Any]) -> list[str]:
+    platform = child["platform"] or {}
+    parts = [platform.get("os"), platform.get("architecture"), platform.get("variant")]
+    size = child["size"]
+    return [
+        short(child["digest"]),
+        "/".join(part for part in parts if part) or "-",
+        "-" if size is None else format_size(size),
+    ]
+
+
+def _section(columns: list[str], rows: list[list[str]], empty: str) -> None:
+    typer.echo("")
+    print_table(columns, rows, empty)
+
+
+def short(digest: str) -> str:
+    """`sha256:3f2a9c1d4e5f`: enough to tell digests apart on screen."""
+    algorithm, _, encoded = digest.partition(":")
+    return f"{algorithm}:{encoded[:_SHORT_DIGEST]}"
