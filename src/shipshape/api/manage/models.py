@@ -27,17 +27,7 @@ from shipshape.domain.access import (
 )
 from shipshape.domain.durations import parse_duration
 from shipshape.domain.errors import CredentialRequestInvalid, NameInvalid
-from shipshape.domain.events import EventKind
 from shipshape.domain.policies import MAX_PATTERNS, ManifestCreators, RegistryPolicy, TagMutability
-from shipshape.domain.webhooks import (
-    MAX_URL,
-    URL_PATTERN,
-    Delivery,
-    DeliveryState,
-    Webhook,
-    WebhookInvalid,
-    validate_url,
-)
 from shipshape.services import pull_secrets
 from shipshape.services.administration import (
     GLOB_PATTERN,
@@ -50,10 +40,8 @@ from shipshape.services.administration import (
     validate_glob,
     validate_name,
 )
-from shipshape.services.promotion import Promotion
 from shipshape.services.rights import is_server_admin
 from shipshape.services.sizes import SIZE_PATTERN, parse_size
-from shipshape.services.webhooks import MAX_DELIVERIES
 
 DURATION_PATTERN = r"^[0-9]{1,9}[smhdw]?$"
 REGISTRY_PATTERN = r"^[a-z0-9]+([._-][a-z0-9]+)*$"
@@ -292,36 +280,6 @@ class AccountQuery(Query):
     account: RegistryName | None = Field(default=None, description="Default: the caller's account")
 
 
-# promotions --------------------------------------------------------------------------------------------------
-ImageReference = Annotated[str, Field(min_length=3, max_length=512)]
-
-
-class PromotionCreate(RequestBody):
-    source: ImageReference = Field(description="registry/repository:tag or registry/repository@sha256:…")
-    target: ImageReference = Field(description="registry/repository[:tag]; the tag defaults to the source's")
-
-
-class PromotionOut(Response):
-    source: str = Field(description="The source, by digest")
-    target: str
-    digest: str
-    tag: str | None
-    manifests: int = Field(description="Manifests promoted: the image, an index's images, referrers")
-    blobs: int = Field(description="Blobs linked into the target repository; none is copied")
-
-    @classmethod
-    def of(cls, promotion: Promotion) -> PromotionOut:
-        image = promotion.image
-        return cls(
-            source=promotion.source,
-            target=promotion.target,
-            digest=image.digest,
-            tag=promotion.tag,
-            manifests=image.manifests,
-            blobs=image.blobs,
-        )
-
-
 # members -----------------------------------------------------------------------------------------------------
 class MemberCreate(RequestBody):
     username: Username
@@ -482,180 +440,3 @@ class PullSecretOut(Response):
     secret_name: str
     server: str
     created: bool = Field(description="Whether a new pull-only credential was created")
-
-
-# webhooks ----------------------------------------------------------------------------------------------------
-_EVENT_NAMES = ", ".join(kind.value for kind in EventKind)
-
-
-def _webhook_url(value: str) -> str:
-    try:
-        return validate_url(value)
-    except WebhookInvalid as error:
-        raise ValueError(error.message) from None
-
-
-def _event_kind(value: Any) -> EventKind:
-    if not isinstance(value, str) or value not in {kind.value for kind in EventKind}:
-        raise ValueError(f"unknown event {str(value)[:40]!r}: use one or more of {_EVENT_NAMES}")
-    return EventKind(value)
-
-
-WebhookUrl = Annotated[
-    str,
-    Field(
-        min_length=1,
-        max_length=MAX_URL,
-        json_schema_extra={"pattern": URL_PATTERN},
-        examples=["https://ci.example.com/hooks/shipshape"],
-    ),
-    AfterValidator(_webhook_url),
-]
-EventName = Annotated[
-    EventKind,
-    BeforeValidator(_event_kind),
-    WithJsonSchema({"type": "string", "enum": [kind.value for kind in EventKind]}),
-]
-
-
-class WebhookCreate(RequestBody):
-    url: WebhookUrl = Field(description="Where to POST the events: an http or https URL")
-    events: list[EventName] | None = Field(
-        default=None, min_length=1, max_length=16, description=f"Default: every event ({_EVENT_NAMES})"
-    )
-    account: RegistryName | None = Field(
-        default=None, description="Hear every registry of this account (default: the caller's account)"
-    )
-    registry: RegistryName | None = Field(default=None, description="Hear this registry only")
-
-
-class WebhookQuery(Query):
-    account: RegistryName | None = Field(default=None, description="Default: the caller's account")
-    registry: RegistryName | None = Field(default=None, description="Only the webhooks of this registry")
-
-
-class DeliveryQuery(Query):
-    limit: int = Field(default=50, ge=1, le=MAX_DELIVERIES)
-
-
-class WebhookOut(Response):
-    """A webhook as listed: never its secret."""
-
-    id: str
-    account: str
-    registry: str | None = Field(description="None: the webhook hears every registry of the account")
-    url: str
-    events: list[EventKind]
-    created_at: datetime
-    created_by: str
-
-    @classmethod
-    def of(cls, webhook: Webhook) -> WebhookOut:
-        return cls(
-            id=webhook.id, account=webhook.account, registry=webhook.registry, url=webhook.url,
-            events=sorted(webhook.events), created_at=webhook.created_at, created_by=webhook.created_by,
-        )  # fmt: skip
-
-
-class WebhookList(Response):
-    webhooks: list[WebhookOut]
-
-
-class WebhookCreated(Response):
-    """Shown once: the secret that signs every delivery (`Shipshape-Signature`) cannot be read again."""
-
-    id: str
-    secret: str
-    webhook: WebhookOut
-
-
-class DeliveryOut(Response):
-    id: str
-    event_id: str = Field(description="The CloudEvent id: the same on every attempt")
-    event_type: str
-    subject: str
-    state: DeliveryState
-    attempts: int
-    last_status: int | None
-    last_error: str | None
-    created_at: datetime
-    next_attempt_at: datetime | None = Field(description="When the next attempt is due, while pending")
-    delivered_at: datetime | None
-
-    @classmethod
-    def of(cls, delivery: Delivery) -> DeliveryOut:
-        pending = delivery.state is DeliveryState.PENDING
-        return cls(
-            id=delivery.id, event_id=delivery.event_id, event_type=delivery.event_type, subject=delivery.subject,
-            state=delivery.state, attempts=delivery.attempts, last_status=delivery.last_status,
-            last_error=delivery.last_error, created_at=delivery.created_at,
-            next_attempt_at=delivery.next_attempt_at if pending else None, delivered_at=delivery.delivered_at,
-        )  # fmt: skip
-
-
-class DeliveryList(Response):
-    webhook: str
-    deliveries: list[DeliveryOut]
-
-
-# images ------------------------------------------------------------------------------------------------------
-class ImageQuery(Query):
-    reference: ImageReference = Field(description="registry/repository:tag or registry/repository@sha256:…")
-
-
-class ProvenanceOut(Response):
-    via: str = Field(description="How it arrived in the repository", json_schema_extra={"enum": ["push", "promotion"]})
-    by: str | None = Field(description="The member or credential that pushed or promoted it (None: auth was off)")
-    credential: str | None = Field(description="The credential, when a machine acted")
-    promoted_from: str | None = Field(description="registry/repository@digest, for a promotion")
-
-
-class TraceabilityOut(Response):
-    """The org.opencontainers.image.* annotations (else config labels) that trace an image to its source."""
-
-    revision: str | None
-    source: str | None
-    version: str | None
-    created: str | None
-
-
-class BlobOut(Response):
-    digest: str
-    media_type: str
-    size: int = Field(description="Bytes, as the manifest describes the blob")
-
-
-class PlatformOut(Response):
-    os: str | None
-    architecture: str | None
-    variant: str | None
-
-
-class ChildImageOut(Response):
-    digest: str
-    media_type: str
-    platform: PlatformOut | None
-    size: int | None = Field(description="Config and layers, in bytes; None when not stored or itself an index")
-
-
-class ReferrerOut(Response):
-    digest: str
-    artifact_type: str | None
-
-
-class ImageOut(Response):
-    repository: str
-    digest: str
-    media_type: str
-    artifact_type: str | None = Field(description="As the referrers API reports it (else the config's media type)")
-    tags: list[str] = Field(description="The repository's tags pointing at this digest")
-    created_at: datetime = Field(description="When the manifest arrived in the repository")
-    provenance: ProvenanceOut
-    traceability: TraceabilityOut
-    annotations: dict[str, str] = Field(description="The manifest's annotations")
-    labels: dict[str, str] = Field(description="The image config's config.Labels (string values)")
-    config: BlobOut | None = Field(description="None for an index")
-    layers: list[BlobOut]
-    manifests: list[ChildImageOut] = Field(description="The manifests an index lists; empty for an image")
-    size: int = Field(description="Bytes: config and layers; for an index, the distinct blobs of its images")
-    referrers: list[ReferrerOut] = Field(description="Signatures, SBOMs and attestations attached to this digest")

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from shipshape.api.manage.context import PRINCIPAL, services
 from shipshape.api.manage.errors import error_response
-from shipshape.api.manage.models import PromotionCreate, PromotionOut
+from shipshape.api.manage.image_models import PromotionCreate, PromotionOut
 from shipshape.api.manage.wire import read_body, respond
 
 

@@ -19,7 +19,9 @@ from shipshape.api.manage import (
     registries,
     webhooks,
 )
+from shipshape.api.manage import image_models as im
 from shipshape.api.manage import models as m
+from shipshape.api.manage import webhook_models as wm
 from shipshape.api.manage.context import ACTOR, MANAGE, PRINCIPAL
 from shipshape.api.manage.errors import error_response, json_errors
 from shipshape.api.manage.openapi import openapi_document
@@ -67,7 +69,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "POST", "/promotions", promotions.promote, "promote",
         "Promote an image by digest into another registry, with its referrers; no bytes are copied."
         " Members and machine credentials (pull on the source, push on the target) may call it",
-        "promotions", m.PromotionOut, 201, body=m.PromotionCreate, errors=(404, 409), machines=True,
+        "promotions", im.PromotionOut, 201, body=im.PromotionCreate, errors=(404, 409), machines=True,
     ),
     Operation(
         "GET", "/members", members.list_members, "listMembers", "List an account's members", "members",
@@ -124,13 +126,13 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation(
         "GET", "/webhooks", webhooks.list_webhooks, "listWebhooks",
-        "List webhooks of an account or registry (never their secrets)", "webhooks", m.WebhookList,
-        query=m.WebhookQuery, errors=_READ,
+        "List webhooks of an account or registry (never their secrets)", "webhooks", wm.WebhookList,
+        query=wm.WebhookQuery, errors=_READ,
     ),
     Operation(
         "POST", "/webhooks", webhooks.create_webhook, "createWebhook",
-        "Create a webhook; its signing secret is in this response only", "webhooks", m.WebhookCreated, 201,
-        body=m.WebhookCreate, errors=_READ,
+        "Create a webhook; its signing secret is in this response only", "webhooks", wm.WebhookCreated, 201,
+        body=wm.WebhookCreate, errors=_READ,
     ),
     Operation(
         "DELETE", "/webhooks/{id}", webhooks.delete_webhook, "deleteWebhook", "Delete a webhook and its deliveries",
@@ -138,13 +140,13 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation(
         "GET", "/webhooks/{id}/deliveries", webhooks.list_deliveries, "listWebhookDeliveries",
-        "A webhook's deliveries, newest first", "webhooks", m.DeliveryList, query=m.DeliveryQuery, errors=_READ,
+        "A webhook's deliveries, newest first", "webhooks", wm.DeliveryList, query=wm.DeliveryQuery, errors=_READ,
     ),
     Operation(
         "GET", "/images", images.show_image, "showImage",
         "Show an image: provenance, tags, annotations and config labels, sizes, referrers. Members and machine"
         " credentials that may pull the repository may call it",
-        "images", m.ImageOut, query=m.ImageQuery, errors=(400, 404), machines=True,
+        "images", im.ImageOut, query=im.ImageQuery, errors=(400, 404), machines=True,
     ),
 )  # fmt: skip
 
