@@ -4,16 +4,20 @@ inside the transaction, and whatever it raises leaves nothing behind."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Engine, select, text
 from tests.contract.test_metadata_store import NOW, by_tag, database, image, index, link_blobs_of, push, snapshot
 
 from shipshape.domain.errors import Denied, ManifestUnknown
 from shipshape.domain.names import Reference
 from shipshape.domain.records import Arrival, Provenance
+from shipshape.metadata import blob_links
+from shipshape.metadata import manifests as manifests_sql
 from shipshape.metadata.tables import manifests, repositories
+from shipshape.metadata.tables import tags as tags_table
 from shipshape.ports import MetadataStore
 
 SIGNATURE = "application/vnd.dev.cosign.artifact.sig.v1+json"
@@ -169,3 +173,51 @@ async def test_racing_pushes_of_a_new_immutable_tag_leave_one_winner(metadata_st
     assert all(isinstance(result, Denied) for result in results if result is not None)
     stored = await metadata_store.get_manifest("acme/web", by_tag("v1"))
     assert stored is not None and stored.digest == str(winners[0].digest)
+
+
+def test_a_delete_waiting_on_a_push_that_tags_the_manifest_sees_the_new_tag(migrated_url: str) -> None:
+    """PostgreSQL: a delete that starts while a push tagging the manifest is uncommitted must see that tag once the
+    push commits (SQLite runs one writer at a time, so the interleaving cannot happen there)."""
+    if not migrated_url.startswith("postgresql"):
+        pytest.skip("SQLite serialises writers: no interleaving to test")
+    manifest = image("one")
+    with database(migrated_url) as engine:
+        with engine.begin() as connection:
+            for blob in manifest.blobs:
+                blob_links.link(connection, "acme/web", blob.digest, blob.size, NOW)
+            manifests_sql.put(connection, "acme/web", manifest, None, NOW)
+        seen: list[Sequence[str]] = []
+
+        def immutable(tags: Sequence[str]) -> None:
+            seen.append(list(tags))
+            if tags:
+                raise Denied("an immutable tag points at it")
+
+        with engine.connect() as pusher, pusher.begin() as push_transaction:
+            manifests_sql.put(pusher, "acme/web", manifest, "v1.0.0", NOW)
+            with ThreadPoolExecutor(1) as pool:
+                deletion = pool.submit(_delete, engine, str(manifest.digest), immutable)
+                _wait_until_blocked(engine)
+                push_transaction.commit()
+                with pytest.raises(Denied):
+                    deletion.result(timeout=30)
+        assert seen == [["v1.0.0"]]
+        with engine.connect() as connection:
+            assert connection.execute(select(tags_table.c.name)).scalars().all() == ["v1.0.0"]
+
+
+def _delete(engine: Engine, digest: str, guard: Callable[[Sequence[str]], None]) -> None:
+    with engine.begin() as connection:
+        manifests_sql.remove(connection, "acme/web", digest, guard)
+
+
+def _wait_until_blocked(engine: Engine) -> None:
+    """Until another session of this database waits for a lock (bounded)."""
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    for _ in range(3000):
+        with engine.connect() as connection:
+            if connection.execute(query).scalar_one():
+                return
+    raise AssertionError("the delete never waited for the push's lock")

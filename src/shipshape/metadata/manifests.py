@@ -95,6 +95,13 @@ def remove(connection: Connection, repository: str, digest: str, may_delete: Man
     repository_id = repositories.id_of(connection, repository)
     deleted = None
     if repository_id is not None and may_delete is not None:
+        # Lock the manifest first: a push tagging it holds it FOR SHARE until it commits, so the tags read next
+        # include that push's tag (on PostgreSQL; SQLite's write lock already serialises the two).
+        connection.execute(
+            select(manifests.c.id)
+            .where(manifests.c.repository_id == repository_id, manifests.c.digest == digest)
+            .with_for_update()
+        )
         may_delete(tags.pointing_at(connection, repository_id, digest))
     if repository_id is not None:
         # Delete first, check after: the delete locks the row, so an index being pushed that lists it (and reads
