@@ -72,6 +72,7 @@ async def test_an_image_pushed_by_ci_shows_the_credential_the_revision_and_its_s
         "by": "acme-dev+pipeline",
         "credential": "acme-dev+pipeline",
         "promoted_from": None,
+        "built_by_ci": True,
     }
     assert image["annotations"] == {"org.opencontainers.image.revision": "3f2a9c1"}
     assert image["traceability"] == {"revision": "3f2a9c1", "source": None, "version": None, "created": None}
@@ -96,6 +97,7 @@ async def test_a_promoted_image_shows_where_it_came_from_and_who_promoted_it(api
         "by": "admin",
         "credential": None,
         "promoted_from": f"acme-stage/web/api@{pushed.digest}",
+        "built_by_ci": True,  # the ci credential pushed it to staging; admin promoted it
     }
     assert image["created_at"].startswith("2026-03-01T13:00:00")  # when it arrived in production
     source = (await show(api, f"acme-stage/web/api@{pushed.digest}", login)).body

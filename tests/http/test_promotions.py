@@ -168,3 +168,21 @@ async def _uploads(api: ManageApi) -> tuple[float, float]:
 async def _repository_is_empty(api: ManageApi, repository: str, login: tuple[str, str]) -> bool:
     response = await api.client.get(f"/v2/{repository}/tags/list", headers=basic(*login))
     return response.status == 404 or not (await response.json()).get("tags")
+
+
+async def test_an_image_no_ci_credential_built_cannot_be_promoted_into_production(api: ManageApi) -> None:
+    # A developer pushes to development and promotes on through staging: production must still refuse it.
+    developer = await api.member("dana", "developer")
+    await push(api, "acme-dev/web", "v9.9.9", developer)
+    await api.call("PATCH", "/registries/acme-stage/policy", {"manifest_creators": "any"})
+    assert (await promote(api, "acme-dev/web:v9.9.9", "acme-stage/web")).status == 201
+    answer = await promote(api, "acme-stage/web:v9.9.9", "acme-prod/web")
+    assert answer.status == 403 and answer.body["error"]["rule"] == "manifest_creators"
+    assert "was not pushed by a ci credential" in answer.message
+
+
+async def test_a_ci_built_image_stays_ci_built_through_promotions(api: ManageApi) -> None:
+    login = await pipeline(api)
+    await push(api, "acme-dev/web", "v1.0.0", login)
+    assert (await promote(api, "acme-dev/web:v1.0.0", "acme-stage/web")).status == 201  # by admin, a member
+    assert (await promote(api, "acme-stage/web:v1.0.0", "acme-prod/web")).status == 201

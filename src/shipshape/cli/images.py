@@ -57,6 +57,7 @@ def _fields(image: dict[str, Any]) -> list[tuple[str, str]]:
         ("arrived by", provenance["by"] or "-"),
         ("credential", provenance["credential"] or "-"),
         ("promoted from", provenance["promoted_from"] or "-"),
+        ("built by CI", "yes" if provenance["built_by_ci"] else "no"),
         ("revision", trace["revision"] or "-"),
         ("source", trace["source"] or "-"),
         ("version", trace["version"] or "-"),

@@ -50,6 +50,7 @@ class Provenance:
     actor: str | None = None  # a member's or credential's username; None when authentication is off
     credential: str | None = None  # the credential's username when a machine acted
     promoted_from: str | None = None  # `registry/repo@digest` for a promotion
+    built_by_ci: bool = False  # pushed by a `ci` credential, or promoted from a manifest that was
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,13 @@ _MANIFEST = (
     table.c.annotations,
     table.c.created_at,
 )
-_PROVENANCE = (table.c.arrived_via, table.c.arrived_by, table.c.arrived_credential, table.c.promoted_from)
+_PROVENANCE = (
+    table.c.arrived_via,
+    table.c.arrived_by,
+    table.c.arrived_credential,
+    table.c.promoted_from,
+    table.c.built_by_ci,
+)
 # One indexed lookup each: repositories by name, manifests by (repository_id, digest), tags by primary key.
 _IN_REPOSITORY = select(table.c.repository_id, *_MANIFEST, *_PROVENANCE).join_from(
     table, repositories, repositories.c.id == table.c.repository_id
@@ -59,7 +65,7 @@ def record(connection: Connection, repository: str, reference: Reference) -> Ima
         return None
     repository_id, *columns = row
     stored = manifests.stored(repository, columns[: len(_MANIFEST)])
-    via, actor, credential, promoted_from = columns[len(_MANIFEST) :]
+    via, actor, credential, promoted_from, built_by_ci = columns[len(_MANIFEST) :]
     names = connection.scalars(
         select(tags.c.name)
         .where(tags.c.repository_id == repository_id, tags.c.manifest_digest == stored.digest)
@@ -67,7 +73,7 @@ def record(connection: Connection, repository: str, reference: Reference) -> Ima
     )
     return ImageRecord(
         manifest=stored,
-        provenance=Provenance(Arrival(via), actor, credential, promoted_from),
+        provenance=Provenance(Arrival(via), actor, credential, promoted_from, bool(built_by_ci)),
         tags=tuple(names),
     )
 

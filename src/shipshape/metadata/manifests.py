@@ -179,6 +179,7 @@ def _insert(
         "arrived_by": provenance.actor,
         "arrived_credential": provenance.credential,
         "promoted_from": provenance.promoted_from,
+        "built_by_ci": provenance.built_by_ci,
         "repository_id": repository_id,
         "digest": digest,
         "media_type": manifest.media_type,

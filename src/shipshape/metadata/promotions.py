@@ -27,6 +27,7 @@ class _Stored:
     digest: str
     media_type: str
     payload: bytes
+    built_by_ci: bool
 
 
 def promote(
@@ -54,6 +55,7 @@ def promote(
             actor=provenance.actor,
             credential=provenance.credential,
             promoted_from=f"{source}@{stored.digest}",
+            built_by_ci=stored.built_by_ci,  # CI built it, whoever promotes it
         )
         manifest = parse_manifest(stored.payload, stored.media_type, stored.digest.partition(":")[0])
         manifests.put(connection, target, manifest, None, now, arrival)
@@ -86,7 +88,11 @@ def _closure(connection: Connection, repository_id: int, root: _Stored) -> list[
 
 
 _SELECT = select(
-    tables.manifests.c.id, tables.manifests.c.digest, tables.manifests.c.media_type, tables.manifests.c.payload
+    tables.manifests.c.id,
+    tables.manifests.c.digest,
+    tables.manifests.c.media_type,
+    tables.manifests.c.payload,
+    tables.manifests.c.built_by_ci,
 )
 
 

@@ -91,6 +91,8 @@ manifests = sa.Table(
     sa.Column("arrived_by", FREE_TEXT, nullable=True),
     sa.Column("arrived_credential", NAME, nullable=True),
     sa.Column("promoted_from", FREE_TEXT, nullable=True),
+    # Pushed by a `ci` credential, or promoted from a manifest that was: what `ci-or-promotion` registries take.
+    sa.Column("built_by_ci", sa.Boolean(), nullable=False, server_default=sa.false()),
     sa.UniqueConstraint("repository_id", "digest"),
     sa.Index("ix_manifests_repository_id_subject_digest", "repository_id", "subject_digest"),
 )

@@ -24,15 +24,24 @@ def check_push(registry: Registry, principal: Principal) -> Refusal | None:
     )
 
 
-def check_promotion(registry: Registry) -> Refusal | None:
-    """Refuse a promotion into a registry that takes only CI pushes."""
-    if registry.rules.allows_promotion():
-        return None
-    return Refusal(
-        "manifest_creators",
-        f"{registry.label} takes new images only from CI pushes (manifest_creators: ci), not by promotion:"
-        " push the image from CI, or set manifest_creators to ci-or-promotion",
-    )
+def check_promotion(registry: Registry, image: str, built_by_ci: bool) -> Refusal | None:
+    """Refuse a promotion into a registry that takes only CI pushes, or, where it takes CI-built images only, of an
+    image that no `ci` credential pushed (on its way through the registries before)."""
+    creators = registry.rules.manifest_creators
+    if creators is ManifestCreators.CI:
+        return Refusal(
+            "manifest_creators",
+            f"{registry.label} takes new images only from CI pushes (manifest_creators: ci), not by promotion:"
+            " push the image from CI, or set manifest_creators to ci-or-promotion",
+        )
+    if creators is ManifestCreators.CI_OR_PROMOTION and not built_by_ci:
+        return Refusal(
+            "manifest_creators",
+            f"{registry.label} takes only images built by CI (manifest_creators: {creators.value}) and {image} was"
+            " not pushed by a ci credential: build and push it from your CI pipeline, then promote that image",
+            {"image": image},
+        )
+    return None
 
 
 def _who(principal: Principal) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from shipshape.domain.access import Credential, Member, Principal, Registry, split_repository
+from shipshape.domain.access import Credential, CredentialKind, Member, Principal, Registry, split_repository
 from shipshape.domain.errors import PolicyRefused
 from shipshape.domain.events import EventKind, RegistryEvent
 from shipshape.domain.records import Provenance
@@ -33,7 +33,8 @@ def pushed_by(principal: Principal | None) -> Provenance:
     """The provenance of a manifest pushed by `principal` (None: authentication is off)."""
     if principal is None:
         return Provenance()
-    return Provenance(actor=actor_name(principal), credential=credential_name(principal))
+    built_by_ci = isinstance(principal, Credential) and principal.kind is CredentialKind.CI
+    return Provenance(actor=actor_name(principal), credential=credential_name(principal), built_by_ci=built_by_ci)
 
 
 class RegistryRules:

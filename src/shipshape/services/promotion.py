@@ -16,12 +16,12 @@ from shipshape.policy.promotion import check_promotion_source
 from shipshape.policy.refusals import enforce
 from shipshape.policy.tags import check_tag_move, check_tag_name
 from shipshape.policy.trust import check_signed
-from shipshape.ports import AccessStore, Clock, ManifestIndex, PromotionIndex
+from shipshape.ports import AccessStore, Clock, ImageRecord, ImageRecords, ManifestIndex, PromotionIndex
 from shipshape.services.authorization import Authorizer
 from shipshape.services.policies import RegistryRules, actor_name, credential_name
 
 
-class PromotionStore(ManifestIndex, PromotionIndex, Protocol):
+class PromotionStore(ManifestIndex, PromotionIndex, ImageRecords, Protocol):
     """What promotion reads and writes."""
 
 
@@ -38,9 +38,13 @@ class _Plan:
     source: str
     target: str
     tag: str | None
-    stored: StoredManifest
+    image: ImageRecord
     source_registry: Registry
     target_registry: Registry
+
+    @property
+    def digest(self) -> str:
+        return self.image.manifest.digest
 
 
 class Promotions:
@@ -57,7 +61,7 @@ class Promotions:
         """Promote `source` (`registry/repo:tag` or `…@digest`) to `target` (`registry/repo[:tag]`; the tag
         defaults to the source's)."""
         plan = await self._plan(principal, source, target)
-        digest = plan.stored.digest
+        digest = plan.digest
         shown = f"{plan.target}:{plan.tag}" if plan.tag else f"{plan.target}@{digest}"
         try:
             self._check(plan, await self._index.referrers(plan.source, digest))
@@ -90,14 +94,14 @@ class Promotions:
         tag = target_reference.tag if target_reference is not None else source_reference.tag
         await self._authorizer.require(principal, source_repository, Action.PULL)
         await self._authorizer.require(principal, target_repository, Action.PUSH)
-        stored = await self._index.get_manifest(source_repository, source_reference)
-        if stored is None:
+        image = await self._index.image_record(source_repository, source_reference)
+        if image is None:
             raise ManifestUnknown(f"{source} is not in the registry: check the name, tag or digest")
         return _Plan(
             source=source_repository,
             target=target_repository,
             tag=tag,
-            stored=stored,
+            image=image,
             source_registry=await self._registry(source_repository),
             target_registry=await self._registry(target_repository),
         )
@@ -111,12 +115,13 @@ class Promotions:
     @staticmethod
     def _check(plan: _Plan, referrers: list[StoredManifest]) -> None:
         target = plan.target_registry
-        enforce(check_promotion(target))
+        source = f"{plan.source}@{plan.digest}"
+        enforce(check_promotion(target, source, plan.image.provenance.built_by_ci))
         enforce(check_promotion_source(target, plan.source_registry))
         if plan.tag is not None:
             enforce(check_tag_name(target, plan.tag))
             kinds = [referrer.artifact_type for referrer in referrers]
-            enforce(check_signed(target, plan.target, plan.stored.digest, plan.tag, kinds))
+            enforce(check_signed(target, plan.target, plan.digest, plan.tag, kinds))
 
     async def _record(
         self, principal: Principal, plan: _Plan, shown: str, result: str, remote: str | None, detail: dict[str, str]
@@ -132,6 +137,6 @@ class Promotions:
                 remote=remote,
                 credential=credential_name(principal),
                 registry=plan.target_registry.name,
-                detail={"source": f"{plan.source}@{plan.stored.digest}", **detail},
+                detail={"source": f"{plan.source}@{plan.digest}", **detail},
             )
         )

@@ -83,7 +83,7 @@ def test_image_show_json_is_the_api_body(server: RegistryServer, pushed: dict[st
     image = json.loads(ok(shipshape(server, "image", "show", "img-dev/web:v1.0.0", "--json")).stdout)
     assert image["digest"] == pushed["digest"] and image["tags"] == ["v1.0.0"]
     assert image["provenance"] == {"via": "push", "by": pushed["pusher"], "credential": pushed["pusher"],
-                                   "promoted_from": None}  # fmt: skip
+                                   "promoted_from": None, "built_by_ci": True}  # fmt: skip
     assert image["traceability"]["revision"] == "3f2a9c1" and image["traceability"]["source"] == SOURCE
     assert image["layers"][0]["size"] == len(LAYER) and image["size"] == pushed["config_size"] + len(LAYER)
 

@@ -94,11 +94,18 @@ def test_production_takes_pushes_from_ci_credentials_only(principal: Principal, 
 
 def test_a_ci_only_registry_refuses_promotion() -> None:
     ci_only = with_policy(PROD, manifest_creators=ManifestCreators.CI.value)
-    assert check_promotion(PROD) is None
-    refusal = check_promotion(ci_only)
+    assert check_promotion(PROD, "acme-stage/web@sha256:a", built_by_ci=True) is None
+    refusal = check_promotion(ci_only, "acme-stage/web@sha256:a", built_by_ci=True)
     assert refusal is not None and refusal.rule == "manifest_creators"
     push_refusal = check_push(ci_only, Anonymous())
     assert push_refusal is not None and "promote" not in push_refusal.message
+
+
+def test_production_takes_promotions_of_ci_built_images_only() -> None:
+    refusal = check_promotion(PROD, "acme-stage/web@sha256:a", built_by_ci=False)
+    assert refusal is not None and refusal.rule == "manifest_creators"
+    assert "acme-stage/web@sha256:a was not pushed by a ci credential" in refusal.message
+    assert check_promotion(DEV, "acme-stage/web@sha256:a", built_by_ci=False) is None
 
 
 def test_promotion_sources_by_environment_are_the_accounts_own() -> None:

@@ -48,6 +48,7 @@ class ProvenanceOut(Response):
     by: str | None = Field(description="The member or credential that pushed or promoted it (None: auth was off)")
     credential: str | None = Field(description="The credential, when a machine acted")
     promoted_from: str | None = Field(description="registry/repository@digest, for a promotion")
+    built_by_ci: bool = Field(description="Pushed by a ci credential, or promoted from an image that was")
 
 
 class TraceabilityOut(Response):

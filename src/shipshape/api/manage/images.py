@@ -43,6 +43,7 @@ def image_out(image: ImageDetails) -> ImageOut:
             by=provenance.actor,
             credential=provenance.credential,
             promoted_from=provenance.promoted_from,
+            built_by_ci=provenance.built_by_ci,
         ),
         traceability=TraceabilityOut(**image.traceability),
         annotations=dict(manifest.annotations),

@@ -62,10 +62,13 @@ def upgrade() -> None:
         table.add_column(sa.Column("arrived_by", sa.Text(), nullable=True))
         table.add_column(sa.Column("arrived_credential", NAME, nullable=True))
         table.add_column(sa.Column("promoted_from", sa.Text(), nullable=True))
+        # Pushed by a `ci` credential, or promoted from a manifest that was: what `ci-or-promotion` registries take.
+        table.add_column(sa.Column("built_by_ci", sa.Boolean(), nullable=False, server_default=sa.false()))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("manifests") as table:
+        table.drop_column("built_by_ci")
         table.drop_column("promoted_from")
         table.drop_column("arrived_credential")
         table.drop_column("arrived_by")
