@@ -5,12 +5,13 @@ Every field can be changed per registry; `preset` gives an environment's default
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from fnmatch import fnmatchcase
 from typing import TypeVar
+
+import re2
 
 from shipshape.domain.errors import NameInvalid, PolicyInvalid
 from shipshape.domain.names import validate_registry_name
@@ -69,7 +70,9 @@ class RegistryPolicy:
         return not any(fnmatchcase(tag, pattern) for pattern in self.mutable_tags)
 
     def denied_pattern(self, tag: str) -> str | None:
-        return next((pattern for pattern in self.denied_tags if fnmatchcase(tag, pattern)), None)
+        """The first denied pattern matching `tag`, ignoring case: `LATEST` is as mutable as `latest`."""
+        folded = tag.casefold()
+        return next((pattern for pattern in self.denied_tags if fnmatchcase(folded, pattern.casefold())), None)
 
     def tag_allowed_by_patterns(self, tag: str) -> bool:
         return not self.allowed_tags or any(_compiled(entry).fullmatch(tag) for entry in self.allowed_tags)
@@ -147,19 +150,23 @@ def describe_allowed_tags(policy: RegistryPolicy) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
 
 
-def _compiled(entry: str) -> re.Pattern[str]:
+def _compiled(entry: str) -> re2._Regexp[str]:
     return _compile(TAG_PATTERNS.get(entry) or entry.removeprefix(REGEX_PREFIX))
 
 
-_CACHE: dict[str, re.Pattern[str]] = {}
+# Patterns are matched with RE2, in time linear in the tag's length: a pattern an account sets, such as `(a+)+b`,
+# cannot stall the server for everyone (Python's `re` backtracks exponentially on it).
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False
+_CACHE: dict[str, re2._Regexp[str]] = {}
 
 
-def _compile(expression: str) -> re.Pattern[str]:
+def _compile(expression: str) -> re2._Regexp[str]:
     compiled = _CACHE.get(expression)
     if compiled is None:
         if len(_CACHE) > 1000:
             _CACHE.clear()
-        compiled = _CACHE[expression] = re.compile(expression)
+        compiled = _CACHE[expression] = re2.compile(expression, _RE2_OPTIONS)
     return compiled
 
 
@@ -173,8 +180,12 @@ def _tag_pattern(entry: str) -> str:
         )
     try:
         _compile(entry.removeprefix(REGEX_PREFIX))
-    except re.error as error:
-        raise PolicyInvalid(f"allowed_tags entry {entry!r} is not a valid regular expression: {error}") from None
+    except re2.error as error:
+        reason = error.args[0].decode() if error.args and isinstance(error.args[0], bytes) else str(error)
+        raise PolicyInvalid(
+            f"allowed_tags entry {entry!r} is not a valid regular expression ({reason}); the syntax is RE2's:"
+            " no backreferences or lookarounds"
+        ) from None
     return entry
 
 

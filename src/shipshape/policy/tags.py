@@ -65,7 +65,8 @@ def check_manifest_delete(registry: Registry, repository: str, digest: str, tags
     return Refusal(
         "tag_mutability",
         f"manifest {digest} of {repository} is tagged {named}, immutable in {registry.label}: it cannot be"
-        " deleted while an immutable tag points at it",
+        " deleted while an immutable tag points at it; leave it to the retention rules, or have an administrator"
+        " set tag_mutability to mutable first",
         {"digest": digest, "tags": ",".join(immutable)},
     )
 

@@ -76,6 +76,7 @@ def test_denied_tags_are_globs() -> None:
     policy = RegistryPolicy(denied_tags=("latest", "tmp-*"))
     assert policy.denied_pattern("tmp-42") == "tmp-*"
     assert policy.denied_pattern("latest") == "latest"
+    assert policy.denied_pattern("Latest") == "latest" and policy.denied_pattern("TMP-1") == "tmp-*"
     assert policy.denied_pattern("v1.0.0") is None
 
 
@@ -111,3 +112,15 @@ def test_invalid_changes_say_what_is_wrong(changes: dict[str, object], complaint
 def test_a_document_missing_fields_is_invalid() -> None:
     with pytest.raises(PolicyInvalid, match="lacks"):
         policy_from_document({"tag_mutability": "mutable"})
+
+
+def test_custom_patterns_match_in_linear_time() -> None:
+    # `(a+)+b` backtracks exponentially in Python's `re`; RE2 answers at once, so no policy can stall the server.
+    policy = RegistryPolicy(allowed_tags=("regex:(a+)+b",))
+    assert not policy.tag_allowed_by_patterns("a" * 128)
+    assert policy.tag_allowed_by_patterns("aaab")
+
+
+def test_backreferences_are_refused_with_the_syntax_to_use() -> None:
+    with pytest.raises(PolicyInvalid, match="RE2's: no backreferences or lookarounds"):
+        RegistryPolicy().updated({"allowed_tags": [r"regex:(v)\1"]})
