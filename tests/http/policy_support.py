@@ -32,11 +32,18 @@ def _digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
+class UploadRefused(Exception):
+    def __init__(self, pushed: Pushed) -> None:
+        super().__init__(pushed.body)
+        self.pushed = pushed
+
+
 async def upload(api: ManageApi, repository: str, data: bytes, login: tuple[str, str]) -> str:
     digest = _digest(data)
     response = await api.client.post(f"/v2/{repository}/blobs/uploads/?digest={digest}", data=data,
                                      headers=basic(*login))  # fmt: skip
-    assert response.status == 201, await response.text()
+    if response.status != 201:
+        raise UploadRefused(Pushed(response.status, await response.json(), digest))
     return digest
 
 
@@ -54,10 +61,14 @@ async def put_manifest(
 
 
 async def push(api: ManageApi, repository: str, reference: str, login: tuple[str, str], content: str = "one") -> Pushed:
-    """Push a one-layer image whose layer holds `content` (so different contents give different digests)."""
-    config = await upload(api, repository, b'{"architecture":"amd64","os":"linux"}', login)
+    """Push a one-layer image whose layer holds `content` (so different contents give different digests); a refused
+    blob upload is answered like a refused manifest."""
     layer = content.encode()
-    layer_digest = await upload(api, repository, layer, login)
+    try:
+        config = await upload(api, repository, b'{"architecture":"amd64","os":"linux"}', login)
+        layer_digest = await upload(api, repository, layer, login)
+    except UploadRefused as refused:
+        return refused.pushed
     manifest = {
         "schemaVersion": 2,
         "mediaType": mt.OCI_MANIFEST,

@@ -166,3 +166,12 @@ async def test_a_custom_pattern_and_creator_rule_apply_at_once(api: ManageApi) -
     developer = await api.member("dana", "developer")
     assert (await push(api, "acme-prod/web", "release-7", developer)).status == 201
     assert (await push(api, "acme-prod/web", "v1.0.0", developer)).rule == "allowed_tags"
+
+
+async def test_who_may_never_push_a_manifest_here_cannot_upload_blobs_either(api: ManageApi) -> None:
+    developer = await api.member("dana", "developer")
+    response = await api.client.post("/v2/acme-prod/web/blobs/uploads/", headers=basic(*developer))
+    body = await response.json()
+    assert response.status == 403 and body["errors"][0]["detail"]["rule"] == "manifest_creators"
+    catalog = await api.client.get("/v2/_catalog", headers=basic("admin", "harbour-lights-at-dusk"))
+    assert "acme-prod/web" not in (await catalog.json())["repositories"]

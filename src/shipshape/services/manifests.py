@@ -65,6 +65,13 @@ class ManifestService:
         await self._publish(EventKind.PUSH, registry, repository, principal, digest, tag)
         return manifest
 
+    async def require_creator(self, repository: str, principal: Principal | None) -> None:
+        """Refuse, before any bytes arrive, an upload by someone who may never create manifests here: their blobs
+        could only be left behind."""
+        registry = await self._rules.registry_of(repository) if self._rules is not None else None
+        if registry is not None:
+            enforce(check_push(registry, principal or Anonymous()))
+
     async def _check_push(
         self, registry: Registry, repository: str, digest: str, tag: str | None, principal: Principal | None
     ) -> None:

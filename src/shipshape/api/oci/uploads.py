@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from shipshape.api.oci.access import pull_check
+from shipshape.api.oci.access import caller_of, pull_check
 from shipshape.api.oci.context import body_chunks, byte_range, repository, services
 from shipshape.domain.digests import Digest
 from shipshape.domain.errors import DigestInvalid
@@ -33,6 +33,7 @@ def _upload_progress(name: str, upload_id: str, size: int, status: int) -> web.R
 async def start_upload(request: web.Request) -> web.Response:
     name = repository(request)
     oci = services(request)
+    await oci.manifests.require_creator(name, caller_of(request).principal)
     query = request.query
     if "mount" in query:
         source = validate_name(query["from"]) if "from" in query else None
