@@ -175,3 +175,20 @@ async def test_who_may_never_push_a_manifest_here_cannot_upload_blobs_either(api
     assert response.status == 403 and body["errors"][0]["detail"]["rule"] == "manifest_creators"
     catalog = await api.client.get("/v2/_catalog", headers=basic("admin", "harbour-lights-at-dusk"))
     assert "acme-prod/web" not in (await catalog.json())["repositories"]
+
+
+async def test_the_last_signature_of_a_tagged_image_cannot_be_deleted_where_signatures_are_required(
+    api: ManageApi,
+) -> None:
+    await api.call("PATCH", "/registries/acme-prod/policy", {"require_signature": True})
+    login = await ci(api, "acme-prod")
+    unsigned = await push(api, "acme-prod/web", "v1.0.0", login)
+    await push(api, "acme-prod/web", unsigned.digest, login)
+    signature = await sign(api, "acme-prod/web", unsigned.digest, login)
+    assert (await push(api, "acme-prod/web", "v1.0.0", login)).status == 201
+    refused = await api.client.delete(f"/v2/acme-prod/web/manifests/{signature.digest}", headers=basic(*login))
+    body = await refused.json()
+    assert refused.status == 403 and body["errors"][0]["detail"]["rule"] == "require_signature"
+    assert "attach a new signature before deleting this one" in body["errors"][0]["message"]
+    response = await api.client.get(f"/v2/acme-prod/web/referrers/{unsigned.digest}", headers=basic(*login))
+    assert [m["digest"] for m in (await response.json())["manifests"]] == [signature.digest]

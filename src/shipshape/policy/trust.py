@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from shipshape.domain.access import Registry
 from shipshape.policy.refusals import Refusal
@@ -30,4 +30,19 @@ def check_signed(
         f" none: push the image by digest, sign it (cosign sign --registry-referrers-mode=oci-1-1 or notation"
         f" sign), then push the tag {tag!r}",
         {"digest": digest, "tag": tag},
+    )
+
+
+def check_signature_delete(
+    registry: Registry, repository: str, signature: str, subject: str, subject_tags: Sequence[str], remaining: int
+) -> Refusal | None:
+    """Refuse deleting the last signature of a tagged manifest where signatures are required."""
+    if not registry.rules.require_signature or not subject_tags or remaining > 0:
+        return None
+    return Refusal(
+        "require_signature",
+        f"{registry.label} requires signatures (require_signature) and {signature} is the only signature of"
+        f" {repository}@{subject}, tagged {', '.join(subject_tags[:5])}: attach a new signature before deleting"
+        " this one",
+        {"digest": signature, "subject": subject},
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Protocol
 
 from shipshape.domain import media_types as mt
 from shipshape.domain.access import Anonymous, Principal, Registry
@@ -16,18 +17,22 @@ from shipshape.domain.records import StoredManifest
 from shipshape.policy.creators import check_push
 from shipshape.policy.refusals import enforce
 from shipshape.policy.tags import check_manifest_delete, check_tag_delete, check_tag_move, check_tag_name
-from shipshape.policy.trust import check_signed
-from shipshape.ports import Clock, ManifestIndex
+from shipshape.policy.trust import SIGNATURE_ARTIFACT_TYPES, check_signature_delete, check_signed
+from shipshape.ports import Clock, ImageRecords, ManifestIndex
 from shipshape.services.policies import RegistryRules, pushed_by
 
 # When a client does not accept an index, it gets this platform's image, as Distribution does.
 DEFAULT_PLATFORM = {"os": "linux", "architecture": "amd64"}
 
 
+class ManifestStore(ManifestIndex, ImageRecords, Protocol):
+    """What the manifest use cases read and write."""
+
+
 class ManifestService:
     """`rules` is None when authentication is off: then there are no registries, so no policies and no events."""
 
-    def __init__(self, index: ManifestIndex, clock: Clock, rules: RegistryRules | None = None) -> None:
+    def __init__(self, index: ManifestStore, clock: Clock, rules: RegistryRules | None = None) -> None:
         self._index = index
         self._clock = clock
         self._rules = rules
@@ -123,11 +128,26 @@ class ManifestService:
         if registry is None:
             await self._index.delete_manifest(repository, digest)
             return
+        if registry.rules.require_signature:
+            await self._check_signature_delete(registry, repository, digest)
 
         def may_delete(tags: Sequence[str]) -> None:
             enforce(check_manifest_delete(registry, repository, digest, tags))
 
         await self._index.delete_manifest(repository, digest, may_delete)
+
+    async def _check_signature_delete(self, registry: Registry, repository: str, digest: str) -> None:
+        stored = await self._index.get_manifest(repository, Reference(digest=Digest.parse(digest)))
+        if stored is None or stored.subject is None or stored.artifact_type not in SIGNATURE_ARTIFACT_TYPES:
+            return
+        subject = await self._index.image_record(repository, Reference(digest=Digest.parse(stored.subject)))
+        others = [
+            referrer
+            for referrer in await self._index.referrers(repository, stored.subject)
+            if referrer.digest != digest and referrer.artifact_type in SIGNATURE_ARTIFACT_TYPES
+        ]
+        tags = subject.tags if subject is not None else ()
+        enforce(check_signature_delete(registry, repository, digest, stored.subject, tags, len(others)))
 
     async def _publish(
         self, kind: EventKind, registry: Registry, repository: str, principal: Principal | None,

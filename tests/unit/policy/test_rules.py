@@ -23,7 +23,7 @@ from shipshape.policy.creators import check_promotion, check_push
 from shipshape.policy.promotion import check_promotion_source
 from shipshape.policy.refusals import enforce
 from shipshape.policy.tags import check_manifest_delete, check_tag_delete, check_tag_move, check_tag_name
-from shipshape.policy.trust import check_signed
+from shipshape.policy.trust import check_signature_delete, check_signed
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 DEV = Registry("acme-dev", "acme", Environment.DEVELOPMENT)
@@ -137,3 +137,12 @@ def test_enforce_raises_the_refusal_as_a_denied_error() -> None:
         "tag": "latest",
         "pattern": "latest",
     }
+
+
+def test_the_last_signature_of_a_tagged_manifest_is_kept_where_signatures_are_required() -> None:
+    signed = with_policy(PROD, require_signature=True)
+    refusal = check_signature_delete(signed, "acme-prod/web", "sha256:s", "sha256:a", ["v1.0.0"], remaining=0)
+    assert refusal is not None and refusal.rule == "require_signature"
+    assert check_signature_delete(signed, "acme-prod/web", "sha256:s", "sha256:a", ["v1.0.0"], remaining=1) is None
+    assert check_signature_delete(signed, "acme-prod/web", "sha256:s", "sha256:a", [], remaining=0) is None
+    assert check_signature_delete(PROD, "acme-prod/web", "sha256:s", "sha256:a", ["v1.0.0"], remaining=0) is None
