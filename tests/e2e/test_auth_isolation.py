@@ -50,7 +50,7 @@ def acme() -> Iterator[Acme]:
         dev = world.admin.credential("ci", "acme-dev", "ci", "pull,push,delete")
         image = build_umoci_image(world.root / "prod-image")
         Skopeo(world.root / "sk").copy(
-            image.ref, f"docker://{world.server.address}/acme-prod/app:v1", "--dest-creds", prod.creds
+            image.ref, f"docker://{world.server.address}/acme-prod/app:v1.0.0", "--dest-creds", prod.creds
         )
         yield Acme(world, image, dev, prod)
 
@@ -74,10 +74,10 @@ def test_dev_credential_cannot_pull_from_prod(acme: Acme, skopeo: Skopeo, e2e_tm
     assert own.returncode == 0
 
     inspected = skopeo.run(
-        "inspect", "--tls-verify=false", "--creds", acme.dev.creds, acme.ref("acme-prod/app:v1"), check=False
+        "inspect", "--tls-verify=false", "--creds", acme.dev.creds, acme.ref("acme-prod/app:v1.0.0"), check=False
     )
     copied = skopeo.copy(
-        acme.ref("acme-prod/app:v1"), f"oci:{e2e_tmp / 'stolen'}:v1", "--src-creds", acme.dev.creds, check=False
+        acme.ref("acme-prod/app:v1.0.0"), f"oci:{e2e_tmp / 'stolen'}:v1", "--src-creds", acme.dev.creds, check=False
     )
 
     assert inspected.returncode != 0
@@ -143,7 +143,7 @@ def test_dev_credential_cannot_mount_a_prod_blob(acme: Acme, skopeo: Skopeo) -> 
     layer = acme.prod_image.layer_digests[0]
 
     copied = skopeo.copy(
-        acme.ref("acme-prod/app:v1"),
+        acme.ref("acme-prod/app:v1.0.0"),
         acme.ref("acme-dev/x:v1"),
         "--src-creds",
         acme.dev.creds,
