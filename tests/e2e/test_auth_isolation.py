@@ -97,7 +97,7 @@ def test_dev_credential_cannot_pull_from_prod(acme: Acme, skopeo: Skopeo, e2e_tm
     assert blob.status_code == 403 and "DENIED" in blob.text, blob.text
     # A caller without pull rights learns nothing: an existing repository is refused just like a missing one.
     missing = skopeo.run(
-        "inspect", "--tls-verify=false", "--creds", acme.dev.creds, acme.ref("acme-prod/missing:v1"), check=False
+        "inspect", "--tls-verify=false", "--creds", acme.dev.creds, acme.ref("acme-prod/missing:v1.0.0"), check=False
     )
     assert output(missing).split("reading manifest")[1] == (
         output(inspected).split("reading manifest")[1].replace("acme-prod/app", "acme-prod/missing")
@@ -121,7 +121,7 @@ def test_dev_credential_cannot_push_to_prod(acme: Acme, skopeo: Skopeo) -> None:
     tags = requests.get(
         f"{acme.world.server.url}/v2/acme-prod/app/tags/list", headers=basic_auth(acme.prod), timeout=30
     )
-    assert tags.json()["tags"] == ["v1"]
+    assert tags.json()["tags"] == ["v1.0.0"]
 
 
 def test_dev_credential_cannot_list_prod_tags(acme: Acme, skopeo: Skopeo) -> None:
