@@ -46,6 +46,9 @@ class DeliveryPolicy:
     lease: timedelta = timedelta(seconds=60)  # longer than a request may take, so a claim outlives its attempt
     poll_interval: float = 1.0  # seconds: other processes' new deliveries are seen this late at most
     batch: int = 16
+    # Attempts in flight at once per process, each its own task: a receiver that hangs holds its own attempts for
+    # `timeout`, not everyone else's deliveries.
+    concurrency: int = 32
 
 
 def owed_deliveries(event: RegistryEvent, webhooks: Sequence[Webhook], now: datetime) -> list[Delivery]:
@@ -115,36 +118,65 @@ class WebhookDeliverer:
             self._wake.set()
 
     async def run(self) -> None:
-        """Deliver due deliveries until cancelled: at once when `publish` queues some, else every poll interval."""
+        """Deliver due deliveries until cancelled: at once when `publish` queues some or an attempt ends, else
+        every poll interval; each attempt runs as its own task, at most `policy.concurrency` at a time."""
         timeout = aiohttp.ClientTimeout(total=self.policy.timeout)
+        in_flight: set[asyncio.Task[Delivery]] = set()
         async with aiohttp.ClientSession(timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()) as session:
-            while True:
-                self._wake.clear()
-                try:
-                    pause = await self.deliver_due(session)
-                except Exception:
-                    log.exception("webhook deliveries failed")
+            try:
+                while True:
+                    self._wake.clear()
                     pause = self.policy.poll_interval
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), pause)
+                    free = min(self.policy.batch, self.policy.concurrency - len(in_flight))
+                    if free > 0:
+                        try:
+                            started = self._start(session, await self._claim(free), in_flight)
+                            pause = 0.0 if started == free else pause
+                        except Exception:
+                            log.exception("webhook deliveries failed")
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), pause)
+            finally:
+                for task in in_flight:
+                    task.cancel()
+                await asyncio.gather(*in_flight, return_exceptions=True)
+
+    def _start(
+        self,
+        session: aiohttp.ClientSession,
+        claimed: tuple[str, list[tuple[Delivery, Webhook | None]]],
+        in_flight: set[asyncio.Task[Delivery]],
+    ) -> int:
+        claim, deliveries = claimed
+        for delivery, webhook in deliveries:
+            task = asyncio.create_task(self._attempt(session, webhook, delivery, claim))
+            in_flight.add(task)
+            task.add_done_callback(in_flight.discard)
+            task.add_done_callback(lambda _: self._wake.set())  # a slot is free: look for more
+        return len(deliveries)
 
     async def deliver_due(self, session: aiohttp.ClientSession) -> float:
-        """Claim and send one batch of due deliveries; seconds until more may be due (0: at once)."""
-        claim = uuid.uuid4().hex
-        now = self._clock.now()
-        claimed = await self._queue.claim(now, now + self.policy.lease, claim, self.policy.batch)
+        """Claim and send one batch of due deliveries, waiting for them; seconds until more may be due."""
+        claim, claimed = await self._claim(self.policy.batch)
         if not claimed:
             return self.policy.poll_interval
-        ids = {delivery.webhook_id for delivery in claimed}
-        webhooks = {webhook_id: await self._webhooks.get_webhook(webhook_id) for webhook_id in ids}
         results = await asyncio.gather(
-            *(self._attempt(session, webhooks[delivery.webhook_id], delivery, claim) for delivery in claimed)
+            *(self._attempt(session, webhook, delivery, claim) for delivery, webhook in claimed)
         )
         if len(claimed) == self.policy.batch:
             return 0.0
         now = self._clock.now()
         waits = [(r.next_attempt_at - now).total_seconds() for r in results if r.state is DeliveryState.PENDING]
         return max(0.0, min([self.policy.poll_interval, *waits]))
+
+    async def _claim(self, limit: int) -> tuple[str, list[tuple[Delivery, Webhook | None]]]:
+        """Claim up to `limit` due deliveries, each with its webhook (None if deleted since)."""
+        claim = uuid.uuid4().hex
+        now = self._clock.now()
+        claimed = await self._queue.claim(now, now + self.policy.lease, claim, limit)
+        webhooks = {webhook_id: await self._webhooks.get_webhook(webhook_id)
+                    for webhook_id in {delivery.webhook_id for delivery in claimed}}  # fmt: skip
+        return claim, [(delivery, webhooks[delivery.webhook_id]) for delivery in claimed]
 
     async def _attempt(
         self, session: aiohttp.ClientSession, webhook: Webhook | None, delivery: Delivery, claim: str

@@ -268,3 +268,34 @@ async def test_publishing_never_raises(store: SqlWebhookStore) -> None:
     deliverer = WebhookDeliverer(store, store, FakeClock(), KEY, POLICY)
 
     await deliverer.publish(event())
+
+
+async def test_a_hanging_receiver_does_not_hold_up_other_webhooks(store: SqlWebhookStore, receiver: Receiver) -> None:
+    released = asyncio.Event()
+
+    async def hang(request: web.Request) -> web.Response:
+        await released.wait()
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/hook", hang)
+    hanging = TestServer(app, host="127.0.0.1")
+    await hanging.start_server()
+    try:
+        await store.create_webhook(webhook("wh_hang", str(hanging.make_url("/hook")), registry="acme-prod"))
+        await store.create_webhook(webhook("wh_ok", receiver.url(), registry="acme-dev"))
+        # The attempt timeout is longer than the test's patience: only concurrent attempts deliver in time.
+        deliverer = WebhookDeliverer(store, store, FakeClock(), KEY, DeliveryPolicy(timeout=60, batch=4))
+        for _ in range(8):
+            await deliverer.publish(event(registry="acme-prod"))
+        loop = asyncio.create_task(deliverer.run())
+        try:
+            await deliverer.publish(event(registry="acme-dev"))
+            await asyncio.wait_for(receiver.arrived.wait(), timeout=10)
+        finally:
+            loop.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await loop
+    finally:
+        released.set()
+        await hanging.close()
