@@ -169,7 +169,9 @@ def _add_webhooks(app: web.Application, settings: Settings, access: AccessStore,
     """Set `app[EVENTS]` to the webhook deliverer, run its loop while the app runs; the webhook use cases."""
     store = open_webhook_store(settings.metadata_url)
     key = load_or_create_webhook_key(settings.data_dir)
-    policy = DeliveryPolicy(retry_delay=timedelta(seconds=settings.webhook_retry_delay))
+    policy = DeliveryPolicy(
+        retry_delay=timedelta(seconds=settings.webhook_retry_delay), allow_private=settings.webhook_allow_private
+    )
     deliverer = WebhookDeliverer(store, store, clock, key, policy)
     app[EVENTS] = deliverer
     app.cleanup_ctx.append(_delivering(deliverer, store))

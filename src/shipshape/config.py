@@ -32,6 +32,8 @@ class Settings(BaseModel):
     lockout_duration: timedelta = timedelta(minutes=15)  # how long failures count, and so how long a lockout lasts
     # Seconds before a failed webhook delivery's first retry; doubled after each further failure (capped at 1 h).
     webhook_retry_delay: float = Field(default=10.0, gt=0, le=3600)
+    # Deliver webhooks to loopback, link-local and private addresses too (off: they could probe the server's network).
+    webhook_allow_private: bool = False
 
     @field_validator("upload_max_idle", "lockout_duration", mode="before")
     @classmethod

@@ -168,9 +168,10 @@ def live_server(workdir: Path, *extra_args: str) -> Iterator[RegistryServer]:
 
 @contextlib.asynccontextmanager
 async def running_api(tmp_path: Path, public_url: str | None = None) -> AsyncIterator[ManageApi]:
-    """The whole application on a fresh SQLite database and data dir, with `admin` bootstrapped."""
+    """The whole application on a fresh SQLite database and data dir, with `admin` bootstrapped; webhooks may be
+    delivered to receivers on 127.0.0.1."""
     clock = FakeClock()
-    settings = Settings(data_dir=tmp_path / "data", auth=True, public_url=public_url)
+    settings = Settings(data_dir=tmp_path / "data", auth=True, public_url=public_url, webhook_allow_private=True)
     settings.data_dir.mkdir()
     migrate(settings.metadata_url)
     app = build_app(settings, clock=clock)

@@ -91,6 +91,14 @@ def serve(
             help="Seconds before a failed webhook delivery is retried, doubled each time (10)",
         ),
     ] = None,
+    webhook_allow_private: Annotated[
+        bool | None,
+        typer.Option(
+            "--webhook-allow-private/--webhook-public-only",
+            envvar="SHIPSHAPE_WEBHOOK_ALLOW_PRIVATE",
+            help="Deliver webhooks to loopback and private addresses too [default: public only]",
+        ),
+    ] = None,
 ) -> None:
     """Run the registry."""
     from shipshape.config import load_settings
@@ -105,6 +113,7 @@ def serve(
         "lockout_failures": lockout_failures,
         "lockout_duration": lockout_duration,
         "webhook_retry_delay": webhook_retry_delay,
+        "webhook_allow_private": webhook_allow_private,
     }  # fmt: skip
     try:
         settings = load_settings(config, overrides)

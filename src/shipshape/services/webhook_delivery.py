@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -29,6 +30,13 @@ from shipshape.domain.webhooks import (
     signature,
 )
 from shipshape.ports import Clock, DeliveryQueue, WebhookStore
+from shipshape.services.webhook_addresses import (
+    PrivateAddress,
+    connector_options,
+    is_ip_literal,
+    is_public,
+    refusal,
+)
 
 log = logging.getLogger("shipshape.webhooks")
 
@@ -49,6 +57,7 @@ class DeliveryPolicy:
     # Attempts in flight at once per process, each its own task: a receiver that hangs holds its own attempts for
     # `timeout`, not everyone else's deliveries.
     concurrency: int = 32
+    allow_private: bool = False  # send to loopback, link-local and private addresses too (see webhook_addresses)
 
 
 def owed_deliveries(event: RegistryEvent, webhooks: Sequence[Webhook], now: datetime) -> list[Delivery]:
@@ -122,7 +131,10 @@ class WebhookDeliverer:
         every poll interval; each attempt runs as its own task, at most `policy.concurrency` at a time."""
         timeout = aiohttp.ClientTimeout(total=self.policy.timeout)
         in_flight: set[asyncio.Task[Delivery]] = set()
-        async with aiohttp.ClientSession(timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()) as session:
+        connector = aiohttp.TCPConnector(**connector_options(self.policy.allow_private))
+        async with aiohttp.ClientSession(
+            timeout=timeout, cookie_jar=aiohttp.DummyCookieJar(), connector=connector
+        ) as session:
             try:
                 while True:
                     self._wake.clear()
@@ -207,6 +219,9 @@ class WebhookDeliverer:
             "Shipshape-Delivery": delivery.id,
             "User-Agent": f"shipshape/{__version__}",
         }
+        host = urlsplit(webhook.url).hostname or ""
+        if not self.policy.allow_private and is_ip_literal(host) and not is_public(host):
+            return None, refusal(host)  # aiohttp connects to an IP literal without asking the resolver
         try:
             async with session.post(webhook.url, data=body, headers=headers, allow_redirects=False) as response:
                 status = response.status
@@ -214,6 +229,8 @@ class WebhookDeliverer:
         except TimeoutError:
             return None, f"no answer within {self.policy.timeout:g}s"
         except aiohttp.ClientConnectorError as error:
+            if isinstance(error.os_error, PrivateAddress):
+                return None, str(error.os_error)
             return None, f"could not connect: {error.os_error.strerror or type(error.os_error).__name__}"
         except (aiohttp.ClientError, ValueError) as error:
             # The message may quote the URL, which may carry the receiver's token: only the kind of failure.

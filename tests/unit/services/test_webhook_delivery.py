@@ -21,11 +21,13 @@ from shipshape.domain.webhooks import ALL_EVENTS, Delivery, DeliveryState, Webho
 from shipshape.metadata.access_store import open_access_store
 from shipshape.metadata.migrate import migrate
 from shipshape.metadata.webhook_store import SqlWebhookStore, open_webhook_store
+from shipshape.services.webhook_addresses import connector_options, is_public
 from shipshape.services.webhook_delivery import DeliveryPolicy, WebhookDeliverer, after_attempt, owed_deliveries
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 KEY = bytes(range(32))
-POLICY = DeliveryPolicy(retry_delay=timedelta(seconds=10), max_attempts=3, timeout=0.5)
+# The receivers run on 127.0.0.1.
+POLICY = DeliveryPolicy(retry_delay=timedelta(seconds=10), max_attempts=3, timeout=0.5, allow_private=True)
 
 
 @dataclass
@@ -251,7 +253,7 @@ async def test_delivery_gives_up_after_the_last_attempt(
 async def test_publishing_wakes_the_running_loop(store: SqlWebhookStore, receiver: Receiver) -> None:
     await store.create_webhook(webhook("wh_1", receiver.url()))
     # A poll interval longer than the test's patience: only the wake-up can deliver in time.
-    deliverer = WebhookDeliverer(store, store, FakeClock(), KEY, DeliveryPolicy(poll_interval=60))
+    deliverer = WebhookDeliverer(store, store, FakeClock(), KEY, DeliveryPolicy(poll_interval=60, allow_private=True))
     loop = asyncio.create_task(deliverer.run())
     try:
         await asyncio.sleep(0)  # let the loop make its first (empty) round
@@ -285,7 +287,9 @@ async def test_a_hanging_receiver_does_not_hold_up_other_webhooks(store: SqlWebh
         await store.create_webhook(webhook("wh_hang", str(hanging.make_url("/hook")), registry="acme-prod"))
         await store.create_webhook(webhook("wh_ok", receiver.url(), registry="acme-dev"))
         # The attempt timeout is longer than the test's patience: only concurrent attempts deliver in time.
-        deliverer = WebhookDeliverer(store, store, FakeClock(), KEY, DeliveryPolicy(timeout=60, batch=4))
+        deliverer = WebhookDeliverer(
+            store, store, FakeClock(), KEY, DeliveryPolicy(timeout=60, batch=4, allow_private=True)
+        )
         for _ in range(8):
             await deliverer.publish(event(registry="acme-prod"))
         loop = asyncio.create_task(deliverer.run())
@@ -299,3 +303,28 @@ async def test_a_hanging_receiver_does_not_hold_up_other_webhooks(store: SqlWebh
     finally:
         released.set()
         await hanging.close()
+
+
+async def test_private_addresses_are_refused_unless_allowed(store: SqlWebhookStore, receiver: Receiver) -> None:
+    urls = (receiver.url(), "http://169.254.169.254/latest/meta-data", "http://[::ffff:10.0.0.1]/", "http://localhost/")
+    for number, url in enumerate(urls):
+        await store.create_webhook(webhook(f"wh_{number}", url))
+    deliverer = WebhookDeliverer(store, store, FakeClock(), KEY, DeliveryPolicy(max_attempts=1))
+    await deliverer.publish(event())
+    connector = aiohttp.TCPConnector(**connector_options(allow_private=False))
+    async with aiohttp.ClientSession(connector=connector) as session:
+        await deliverer.deliver_due(session)
+    assert receiver.received == []
+    deliveries = [d for number in range(len(urls)) for d in await store.deliveries(f"wh_{number}", 5)]
+    assert [d.state for d in deliveries] == [DeliveryState.FAILED] * len(urls)
+    for delivery in deliveries:
+        assert "is not a public address" in (delivery.last_error or "")
+        assert "--webhook-allow-private" in (delivery.last_error or "")
+
+
+def test_only_globally_routable_unicast_addresses_are_public() -> None:
+    for private in ("127.0.0.1", "10.1.2.3", "192.168.0.1", "169.254.169.254", "::1", "fe80::1%eth0", "fc00::1",
+                    "::ffff:127.0.0.1", "0.0.0.0", "224.0.0.1", "100.64.0.1", "not-an-ip"):  # fmt: skip
+        assert not is_public(private), private
+    for public in ("93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946", "::ffff:93.184.216.34"):
+        assert is_public(public), public
