@@ -45,6 +45,7 @@ from shipshape.storage.filesystem import FilesystemBlobStore
 log = logging.getLogger("shipshape")
 
 FAILED_LOGIN_MEMORY = timedelta(days=1)  # longer than any lockout window
+DELIVERY_MEMORY = timedelta(days=30)  # finished webhook deliveries are kept this long
 # One client address may fail this many times more than one identity: a NAT hides many honest users.
 ADDRESS_FAILURES_FACTOR = 5
 API_VERSION_HEADER = ("Docker-Distribution-API-Version", "registry/2.0")
@@ -175,6 +176,9 @@ def _add_webhooks(app: web.Application, settings: Settings, access: AccessStore,
     deliverer = WebhookDeliverer(store, store, clock, key, policy)
     app[EVENTS] = deliverer
     app.cleanup_ctx.append(_delivering(deliverer, store))
+    app.cleanup_ctx.append(
+        _every(3600, "forgot old webhook deliveries", lambda: store.forget_finished(clock.now() - DELIVERY_MEMORY))
+    )
     return Webhooks(store, access, clock, AuditLog(access, clock), key)
 
 

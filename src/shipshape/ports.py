@@ -329,6 +329,10 @@ class DeliveryQueue(Protocol):
 
     async def enqueue(self, owed: Sequence[Delivery]) -> None: ...
 
+    async def forget_finished(self, before: datetime) -> int:
+        """Delete delivered and failed deliveries created before `before`; returns how many."""
+        ...
+
     async def claim(self, now: datetime, lease_until: datetime, claim: str, limit: int) -> list[Delivery]:
         """Up to `limit` pending deliveries due at `now`, each with one more attempt counted, hidden from other
         claims until `lease_until` (and marked with `claim`)."""

@@ -169,6 +169,19 @@ async def test_finish_records_the_outcome_for_the_claim_holder_only(store: SqlWe
     assert await store.claim(NOW + timedelta(days=1), NOW + timedelta(days=2), "late", 10) == []
 
 
+async def test_forgetting_finished_deliveries_keeps_pending_and_recent_ones(store: SqlWebhookStore) -> None:
+    await store.create_webhook(webhook())
+    await store.enqueue([delivery("old_done"), delivery("old_pending"), delivery("old_failed")])
+    claimed = {d.id: d for d in await store.claim(NOW, NOW + LEASE, "c", 10)}
+    await store.finish(replace(claimed["old_done"], state=DeliveryState.DELIVERED, delivered_at=NOW), "c")
+    await store.finish(replace(claimed["old_failed"], state=DeliveryState.FAILED), "c")
+    await store.finish(replace(claimed["old_pending"], next_attempt_at=NOW + LEASE), "c")
+
+    assert await store.forget_finished(NOW) == 0  # nothing created before NOW
+    assert await store.forget_finished(NOW + timedelta(days=1)) == 2
+    assert [d.id for d in await store.deliveries("wh_1", 10)] == ["old_pending"]
+
+
 async def test_deliveries_read_newest_first_up_to_the_limit(store: SqlWebhookStore) -> None:
     await store.create_webhook(webhook())
     await store.enqueue([delivery(f"d{i}", due=NOW + timedelta(seconds=i)) for i in range(5)])

@@ -196,3 +196,10 @@ async def test_deleting_a_registry_deletes_its_webhooks(api: ManageApi) -> None:
     await api.registry("acme-dev", account="acme")
     listed = (await api.get("/webhooks?account=acme")).body["webhooks"]
     assert [webhook["id"] for webhook in listed] == [account_wide["id"]]
+
+
+async def test_an_account_has_at_most_fifty_webhooks(api: ManageApi) -> None:
+    for _ in range(50):
+        await create(api)
+    refused = await api.post("/webhooks", {"url": HOOK, "account": "acme"})
+    assert refused.status == 400 and "has 50 webhooks, the most it may have: delete one first" in refused.message

@@ -80,6 +80,10 @@ class SqlWebhookStore:
             require_aware(attempt.delivered_at)
         return await self._write(lambda connection: webhooks.finish(connection, attempt, claim))
 
+    async def forget_finished(self, before: datetime) -> int:
+        require_aware(before)
+        return await self._write(lambda connection: webhooks.forget_finished(connection, before))
+
     async def close(self) -> None:
         """Finish the queries in flight, then close every connection."""
         await asyncio.to_thread(self._close)

@@ -119,6 +119,12 @@ def enqueue(connection: Connection, owed: Iterable[Delivery]) -> None:
         connection.execute(insert(deliveries), rows)
 
 
+def forget_finished(connection: Connection, before: datetime) -> int:
+    """Delete delivered and failed deliveries created before `before`; how many."""
+    finished = deliveries.c.state != _PENDING
+    return connection.execute(delete(deliveries).where(finished, deliveries.c.created_at < before)).rowcount
+
+
 def any_due(connection: Connection, now: datetime) -> bool:
     """Whether some pending delivery is due at `now`."""
     due = select(deliveries.c.id).where(deliveries.c.state == _PENDING, deliveries.c.next_attempt_at <= now)

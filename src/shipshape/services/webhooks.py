@@ -27,6 +27,7 @@ from shipshape.services.audit import Actor, AuditLog
 from shipshape.services.registries import known_registry
 
 MAX_DELIVERIES = 500
+MAX_WEBHOOKS_PER_ACCOUNT = 50  # each event writes one delivery row per webhook hearing it
 RIGHT = "registries"  # managing webhooks takes what managing registries takes
 
 
@@ -82,6 +83,10 @@ class Webhooks:
             if not request.events:
                 raise WebhookInvalid("subscribe to at least one event: " + ", ".join(kind.value for kind in EventKind))
             await known_account(self._access, owner)
+            if len(await self._store.list_webhooks(owner, None)) >= MAX_WEBHOOKS_PER_ACCOUNT:
+                raise WebhookInvalid(
+                    f"account {owner} has {MAX_WEBHOOKS_PER_ACCOUNT} webhooks, the most it may have: delete one first"
+                )
             webhook = Webhook(
                 id=webhook_id, account=owner, registry=request.registry, url=request.url, events=request.events,
                 salt=secrets.token_hex(16), created_at=self._clock.now(), created_by=actor.member.username,
