@@ -158,6 +158,19 @@ async def test_promotions_are_audited_under_the_target(api: ManageApi) -> None:
     assert event["detail"]["source"] == f"acme-stage/web@{pushed.digest}"
 
 
+async def test_refused_and_failed_promotions_are_audited(api: ManageApi) -> None:
+    login = await pipeline(api)
+    pull_only = await api.credential("deploy", "acme-stage", "acme-prod", kind="pull")
+    await push(api, "acme-stage/web", "v1.0.0", login)
+    await promote(api, "acme-stage/web:v1.0.0", "acme-prod/web", pull_only)
+    await promote(api, "acme-stage/web:v9.9.9", "acme-prod/web", login)
+    events = [e for e in await api.audit() if e["action"] == "image.promote"]
+    assert [(e["actor"], e["result"], e["detail"]["error"]) for e in events] == [
+        ("acme-dev+pipeline", "failure", "ManifestUnknown"),
+        ("acme-stage+deploy", "denied", "Denied"),
+    ]
+
+
 async def _uploads(api: ManageApi) -> tuple[float, float]:
     """Blob uploads completed and request body bytes received, from the registry's own metrics."""
     metrics = await (await api.client.get("/metrics")).text()

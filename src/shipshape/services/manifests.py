@@ -16,8 +16,9 @@ from shipshape.domain.names import Reference
 from shipshape.domain.records import StoredManifest
 from shipshape.policy.creators import check_push
 from shipshape.policy.refusals import enforce
-from shipshape.policy.tags import check_manifest_delete, check_tag_delete, check_tag_move, check_tag_name
-from shipshape.policy.trust import SIGNATURE_ARTIFACT_TYPES, check_signature_delete, check_signed
+from shipshape.policy.tagging import check_tagging
+from shipshape.policy.tags import check_manifest_delete, check_tag_delete, check_tag_move
+from shipshape.policy.trust import SIGNATURE_ARTIFACT_TYPES, check_signature_delete
 from shipshape.ports import Clock, ImageRecords, ManifestIndex
 from shipshape.services.policies import RegistryRules, pushed_by
 
@@ -83,10 +84,12 @@ class ManifestService:
         enforce(check_push(registry, principal or Anonymous()))
         if tag is None:
             return
-        enforce(check_tag_name(registry, tag))
-        if registry.rules.require_signature:
-            kinds = [referrer.artifact_type for referrer in await self._index.referrers(repository, digest)]
-            enforce(check_signed(registry, repository, digest, tag, kinds))
+        kinds = [r.artifact_type for r in await self._referrers_if_required(registry, repository, digest)]
+        enforce(check_tagging(registry, repository, digest, tag, kinds))
+
+    async def _referrers_if_required(self, registry: Registry, repository: str, digest: str) -> list[StoredManifest]:
+        """The referrers of `digest`, when the registry's signature rule needs them (else no query)."""
+        return await self._index.referrers(repository, digest) if registry.rules.require_signature else []
 
     async def pull(self, repository: str, reference: Reference, accept: str | None) -> StoredManifest:
         stored = await self._find(repository, reference)

@@ -7,15 +7,15 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from shipshape.domain.access import Action, AuditEvent, Principal, Registry
-from shipshape.domain.errors import ManifestUnknown, NameUnknown, PolicyRefused, TagInvalid
+from shipshape.domain.errors import Denied, ManifestUnknown, NameUnknown, PolicyRefused, RegistryError, TagInvalid
 from shipshape.domain.events import EventKind
 from shipshape.domain.names import parse_image_reference
 from shipshape.domain.records import Arrival, PromotedImage, Provenance, StoredManifest
 from shipshape.policy.creators import check_promotion
 from shipshape.policy.promotion import check_promotion_source
 from shipshape.policy.refusals import enforce
-from shipshape.policy.tags import check_tag_move, check_tag_name
-from shipshape.policy.trust import check_signed
+from shipshape.policy.tagging import check_tagging
+from shipshape.policy.tags import check_tag_move
 from shipshape.ports import AccessStore, Clock, ImageRecord, ImageRecords, ManifestIndex, PromotionIndex
 from shipshape.services.authorization import Authorizer
 from shipshape.services.policies import RegistryRules, actor_name, credential_name
@@ -60,7 +60,11 @@ class Promotions:
     async def promote(self, principal: Principal, source: str, target: str, remote: str | None = None) -> Promotion:
         """Promote `source` (`registry/repo:tag` or `…@digest`) to `target` (`registry/repo[:tag]`; the tag
         defaults to the source's)."""
-        plan = await self._plan(principal, source, target)
+        try:
+            plan = await self._plan(principal, source, target)
+        except RegistryError as error:  # refused or impossible before any policy ran: still on the record
+            await self._record_failure(principal, source, target, remote, error)
+            raise
         digest = plan.digest
         shown = f"{plan.target}:{plan.tag}" if plan.tag else f"{plan.target}@{digest}"
         try:
@@ -119,9 +123,26 @@ class Promotions:
         enforce(check_promotion(target, source, plan.image.provenance.built_by_ci))
         enforce(check_promotion_source(target, plan.source_registry))
         if plan.tag is not None:
-            enforce(check_tag_name(target, plan.tag))
             kinds = [referrer.artifact_type for referrer in referrers]
-            enforce(check_signed(target, plan.target, plan.digest, plan.tag, kinds))
+            enforce(check_tagging(target, plan.target, plan.digest, plan.tag, kinds))
+
+    async def _record_failure(
+        self, principal: Principal, source: str, target: str, remote: str | None, error: RegistryError
+    ) -> None:
+        await self._audit.record_audit(
+            AuditEvent(
+                time=self._clock.now(),
+                account=getattr(principal, "account", None),
+                actor=actor_name(principal),
+                action="image.promote",
+                target=target[:512],
+                result="denied" if isinstance(error, Denied) else "failure",
+                remote=remote,
+                credential=credential_name(principal),
+                registry=target.partition("/")[0][:255] or None,
+                detail={"source": source[:512], "error": type(error).__name__},
+            )
+        )
 
     async def _record(
         self, principal: Principal, plan: _Plan, shown: str, result: str, remote: str | None, detail: dict[str, str]
