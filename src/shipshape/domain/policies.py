@@ -202,8 +202,19 @@ def _promotion_source(entry: str) -> str:
         ) from None
 
 
+# What a tag may contain, plus the glob characters `* ? [ ] !`.
+_GLOB = re2.compile(r"[A-Za-z0-9_.\-*?\[\]!]+")
+
+
 def _globs(value: object, field: str) -> tuple[str, ...]:
-    return tuple(_strings(value, field))
+    globs = _strings(value, field)
+    for glob in globs:
+        if not _GLOB.fullmatch(glob):
+            raise PolicyInvalid(
+                f"{field} entry {glob!r} can never match a tag: use letters, digits, '_', '.', '-' and the glob"
+                " characters * ? [ ], e.g. dev-*"
+            )
+    return tuple(globs)
 
 
 def _strings(value: object, field: str) -> list[str]:

@@ -94,6 +94,8 @@ def test_updated_changes_only_the_given_fields() -> None:
         ({"manifest_creators": 3}, "manifest_creators must be one of any, ci, ci-or-promotion"),
         ({"denied_tags": "latest"}, "denied_tags must be a list of strings"),
         ({"denied_tags": [""]}, "non-empty strings"),
+        ({"mutable_tags": ["dev/*"]}, "can never match a tag"),
+        ({"denied_tags": ["\u0000"]}, "can never match a tag"),
         ({"denied_tags": ["x"] * 51}, "at most 50"),
         ({"allowed_tags": ["calver"]}, "neither a named pattern (semver, date, commit)"),
         ({"allowed_tags": ["regex:("]}, "not a valid regular expression"),
