@@ -24,7 +24,8 @@ from shipshape.auth.tokens import TokenIssuer
 from shipshape.auth.webhook_key import load_or_create_webhook_key
 from shipshape.config import Settings
 from shipshape.metadata import open_metadata_store
-from shipshape.metadata.access_store import open_access_store
+from shipshape.metadata.access_store import SqlAccessStore, open_access_store
+from shipshape.metadata.store import SqlMetadataStore
 from shipshape.metadata.webhook_store import SqlWebhookStore, open_webhook_store
 from shipshape.ports import AccessStore, Clock
 from shipshape.services.administration import Administration
@@ -80,40 +81,59 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
     app[SERVICES] = oci
     add_routes(app)
     if access_store is not None and rules is not None:
-        epoch = FileRevocationEpoch(settings.data_dir / "revocation-epoch")
-        policy = LoginPolicy(
-            max_failures_per_identity=settings.lockout_failures,
-            max_failures_per_address=settings.lockout_failures * ADDRESS_FAILURES_FACTOR,
-            window=settings.lockout_duration,
-        )
-        authenticator = Authenticator(access_store, clock, policy, epoch)
-        authorizer = Authorizer(access_store, clock)
-        app[ACCESS] = AccessControl(
-            authenticator=authenticator,
-            authorizer=authorizer,
-            tokens=TokenIssuer(settings.data_dir),
-            store=access_store,
-            clock=clock,
-            public_url=settings.public_url,
-        )
-        app[MANAGE] = ManageServices(
-            administration=Administration(access_store, clock, authenticator, authorizer),
-            clock=clock,
-            public_url=settings.public_url,
-            webhooks=webhooks,
-            promotions=Promotions(metadata, rules, authorizer, access_store, clock),
-            images=ImageService(metadata, blob_store, authorizer),
-        )
-        add_manage_routes(app)
-        app.router.add_get("/auth/token", token_endpoint, name="token")
-        app.cleanup_ctx.append(
-            _every(
-                3600,
-                "forgot old failed logins",
-                lambda: access_store.forget_login_failures_before(clock.now() - FAILED_LOGIN_MEMORY),
-            )
-        )
-        app.cleanup_ctx.append(_close_on_exit(access_store))
+        _add_access(app, settings, clock, access_store, metadata, blob_store, rules, webhooks)
+    _add_operations(app, settings, metrics, oci)
+    app.cleanup_ctx.append(_close_on_exit(metadata))
+    return app
+
+
+def _add_access(
+    app: web.Application,
+    settings: Settings,
+    clock: Clock,
+    access_store: SqlAccessStore,
+    metadata: SqlMetadataStore,
+    blob_store: FilesystemBlobStore,
+    rules: RegistryRules,
+    webhooks: Webhooks | None,
+) -> None:
+    """Authentication and authorisation of `/v2/`, the token endpoint, and the management API."""
+    epoch = FileRevocationEpoch(settings.data_dir / "revocation-epoch")
+    policy = LoginPolicy(
+        max_failures_per_identity=settings.lockout_failures,
+        max_failures_per_address=settings.lockout_failures * ADDRESS_FAILURES_FACTOR,
+        window=settings.lockout_duration,
+    )
+    authenticator = Authenticator(access_store, clock, policy, epoch)
+    authorizer = Authorizer(access_store, clock)
+    app[ACCESS] = AccessControl(
+        authenticator=authenticator,
+        authorizer=authorizer,
+        tokens=TokenIssuer(settings.data_dir),
+        store=access_store,
+        clock=clock,
+        public_url=settings.public_url,
+    )
+    app[MANAGE] = ManageServices(
+        administration=Administration(access_store, clock, authenticator, authorizer),
+        clock=clock,
+        public_url=settings.public_url,
+        webhooks=webhooks,
+        promotions=Promotions(metadata, rules, authorizer, access_store, clock),
+        images=ImageService(metadata, blob_store, authorizer),
+    )
+    add_manage_routes(app)
+    app.router.add_get("/auth/token", token_endpoint, name="token")
+
+    async def forget_failed_logins() -> int:
+        return await access_store.forget_login_failures_before(clock.now() - FAILED_LOGIN_MEMORY)
+
+    app.cleanup_ctx.append(_every(3600, "forgot old failed logins", forget_failed_logins))
+    app.cleanup_ctx.append(_close_on_exit(access_store))
+
+
+def _add_operations(app: web.Application, settings: Settings, metrics: RegistryMetrics, oci: OciServices) -> None:
+    """Health and metrics endpoints, the API version header, and the purge of abandoned uploads."""
     app.router.add_get("/healthz", healthz, name="healthz")
     app.router.add_get("/metrics", metrics.handle, name="metrics")
 
@@ -127,8 +147,6 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
     app.cleanup_ctx.append(
         _every(purge_interval, "purged abandoned uploads", lambda: oci.uploads.purge_idle(settings.upload_max_idle))
     )
-    app.cleanup_ctx.append(_close_on_exit(metadata))
-    return app
 
 
 def _every(seconds: float, what: str, job: Callable[[], Awaitable[int]]):  # type: ignore[no-untyped-def]
