@@ -110,6 +110,13 @@ def migrated_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture
+def postgres_migrated_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A PostgreSQL database with the current schema, for behaviour only PostgreSQL can show (concurrent writers)."""
+    with _postgres_database(request, migrated=True) as url:
+        yield url
+
+
+@pytest.fixture
 async def metadata_store(migrated_url: str) -> AsyncIterator[SqlMetadataStore]:
     """A store on a fresh, migrated database."""
     store = open_metadata_store(migrated_url)

@@ -175,13 +175,12 @@ async def test_racing_pushes_of_a_new_immutable_tag_leave_one_winner(metadata_st
     assert stored is not None and stored.digest == str(winners[0].digest)
 
 
-def test_a_delete_waiting_on_a_push_that_tags_the_manifest_sees_the_new_tag(migrated_url: str) -> None:
+@pytest.mark.postgres
+def test_a_delete_waiting_on_a_push_that_tags_the_manifest_sees_the_new_tag(postgres_migrated_url: str) -> None:
     """PostgreSQL: a delete that starts while a push tagging the manifest is uncommitted must see that tag once the
     push commits (SQLite runs one writer at a time, so the interleaving cannot happen there)."""
-    if not migrated_url.startswith("postgresql"):
-        pytest.skip("SQLite serialises writers: no interleaving to test")
     manifest = image("one")
-    with database(migrated_url) as engine:
+    with database(postgres_migrated_url) as engine:
         with engine.begin() as connection:
             for blob in manifest.blobs:
                 blob_links.link(connection, "acme/web", blob.digest, blob.size, NOW)
