@@ -226,8 +226,11 @@ class AccessStore(Protocol):
         """Sorted by name; every account's when `account` is None."""
         ...
 
-    async def set_registry_policy(self, name: str, policy: RegistryPolicy) -> None:
-        """Replace the registry's policy. Raises `NameUnknown` if absent."""
+    async def change_registry_policy(
+        self, name: str, change: Callable[[RegistryPolicy], RegistryPolicy]
+    ) -> tuple[Registry, RegistryPolicy]:
+        """Replace the registry's policy with `change(current)` in one transaction (`change` may raise: then
+        nothing changes); the registry as it was, and the new policy. Raises `NameUnknown` if absent."""
         ...
 
     async def delete_registry(self, name: str) -> None:

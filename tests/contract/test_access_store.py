@@ -228,6 +228,43 @@ async def test_create_account_rejects_a_naive_datetime(access_store: AccessStore
 # Registries
 
 
+async def test_changing_a_policy_stores_it_and_returns_the_registry_as_it_was(access_store: AccessStore) -> None:
+    await seed(access_store)
+    await access_store.create_registry(registry("acme-x", environment=Environment.PRODUCTION), NOW)
+
+    before, policy = await access_store.change_registry_policy(
+        "acme-x", lambda current: current.updated({"require_signature": True})
+    )
+
+    assert before == registry("acme-x", environment=Environment.PRODUCTION)
+    assert policy.require_signature and policy.denied_tags == preset(Environment.PRODUCTION).denied_tags
+    found = await access_store.get_registry("acme-x")
+    assert found is not None and found.policy == policy
+    with pytest.raises(NameUnknown):
+        await access_store.change_registry_policy("nope", lambda current: current)
+
+
+async def test_concurrent_policy_changes_of_different_fields_both_stay(migrated_url: str) -> None:
+    stores = [open_access_store(migrated_url) for _ in range(2)]
+    try:
+        await seed(stores[0])
+        await stores[0].create_registry(registry("acme-x", environment=Environment.STAGING), NOW)
+        changes = [{"require_signature": True}, {"mutable_tags": ["dev-*"]}, {"denied_tags": ["latest", "tmp-*"]}]
+        await asyncio.gather(
+            *(
+                stores[n % 2].change_registry_policy("acme-x", lambda current, c=c: current.updated(c))
+                for n, c in enumerate(changes * 3)
+            )
+        )
+        found = await stores[1].get_registry("acme-x")
+        assert found is not None and found.policy is not None
+        assert found.policy.require_signature and found.policy.mutable_tags == ("dev-*",)
+        assert found.policy.denied_tags == ("latest", "tmp-*")
+    finally:
+        for store in stores:
+            await store.close()
+
+
 @pytest.mark.parametrize("environment", list(Environment))
 @pytest.mark.parametrize("public", [False, True])
 async def test_create_registry_then_get_returns_it(

@@ -63,8 +63,10 @@ class SqlAccessStore:
     async def list_registries(self, account: str | None) -> list[Registry]:
         return await self._read(lambda connection: registries.list_by_name(connection, account))
 
-    async def set_registry_policy(self, name: str, policy: RegistryPolicy) -> None:
-        await self._write(lambda connection: registries.set_policy(connection, name, policy))
+    async def change_registry_policy(
+        self, name: str, change: Callable[[RegistryPolicy], RegistryPolicy]
+    ) -> tuple[Registry, RegistryPolicy]:
+        return await self._write(lambda connection: registries.change_policy(connection, name, change))
 
     async def delete_registry(self, name: str) -> None:
         await self._write(lambda connection: registries.remove(connection, name))

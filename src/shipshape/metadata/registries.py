@@ -5,7 +5,7 @@ Not to be confused with `repositories`, which records the repositories themselve
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -68,13 +68,18 @@ def list_by_name(connection: Connection, account: str | None) -> list[Registry]:
     return [_registry(row) for row in connection.execute(statement)]
 
 
-def set_policy(connection: Connection, name: str, policy: RegistryPolicy) -> None:
-    """Replace the registry's policy; raise `NameUnknown` if there is no such registry."""
-    changed = connection.execute(
-        update(registries).where(registries.c.name == name).values(policy=policy.document())
-    ).rowcount
-    if not changed:
+def change_policy(
+    connection: Connection, name: str, change: Callable[[RegistryPolicy], RegistryPolicy]
+) -> tuple[Registry, RegistryPolicy]:
+    """Replace the registry's policy with `change(current)`, the row locked meanwhile so that concurrent changes of
+    different fields do not undo each other; the registry as it was and the new policy. `NameUnknown` if absent."""
+    row = connection.execute(_SELECT.where(registries.c.name == name).with_for_update(of=registries)).first()
+    if row is None:
         raise NameUnknown(f"registry {name!r} does not exist", detail={"registry": name})
+    before = _registry(row)
+    policy = change(before.rules)
+    connection.execute(update(registries).where(registries.c.name == name).values(policy=policy.document()))
+    return before, policy
 
 
 def remove(connection: Connection, name: str) -> None:

@@ -73,8 +73,8 @@ class Registries:
             registry = await known_registry(self._store, name)
             refusal = rights.may_manage(actor.member, registry.account, "registries")
             await self._audit.enforce(actor, refusal, "registry.policy", name, registry.account, registry=name)
-            policy = registry.rules.updated(changes)
-            await self._store.set_registry_policy(name, policy)
+            registry.rules.updated(changes)  # refuse an invalid change before taking the row's lock
+            registry, policy = await self._store.change_registry_policy(name, lambda current: current.updated(changes))
         self._forget(name)
         before, after = registry.rules.document(), policy.document()
         changed = {key: json.dumps(value) for key, value in after.items() if before[key] != value}
