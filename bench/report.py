@@ -23,7 +23,7 @@ Shipshape against CNCF Distribution 2.8, side by side; see `bench/run.py` for ho
 @dataclass(frozen=True)
 class Metric:
     key: str
-    title: str  # may use {size}, {rss_size}, {chunk}, {wrk}
+    title: str  # may use {size}, {rss_size}, {chunk}, {wrk}, {put}
     unit: str
     min_ratio: float | None = None  # target: candidate / baseline >= min_ratio
     max_value: float | None = None  # target: candidate < max_value (in ``unit``)
@@ -43,6 +43,7 @@ METRICS = [
     Metric("push_chunked", "Push {size} blob, {chunk} chunks (PATCH x n + PUT)", "MB/s", min_ratio=1.5),
     Metric("pull", "Pull {size} blob (GET)", "MB/s", min_ratio=1.2),
     Metric("manifest_get", "Manifest GET by tag, {wrk}", "req/s", min_ratio=4.0),
+    Metric("manifest_put", "Manifest PUT, each a new tag, {put}", "manifests/s"),
     # Memory: the target is judged on the PSS sum, as summed VmRSS counts pages shared by forked workers
     # once per process (see the notes that run.py writes under the table).
     Metric("rss_push", "Peak RSS (sum over processes) during a {rss_size} push", "MB"),
@@ -60,6 +61,13 @@ AUTH_METRICS = [
     Metric("manifest_get_noauth", "Manifest GET, authentication off", "req/s"),
     Metric("manifest_get_basic", "Manifest GET, Basic auth", "req/s", min_ratio=0.8),
     Metric("manifest_get_bearer", "Manifest GET, Bearer token", "req/s", min_ratio=0.8),
+]
+# Shipshape alone, manifest PUT with authentication off and into registries whose policies apply: each ratio to the
+# first row (same column).
+PUT_METRICS = [
+    Metric("manifest_put_noauth", "Manifest PUT, authentication off", "manifests/s"),
+    Metric("manifest_put_dev", "Manifest PUT into a development registry, Basic auth", "manifests/s"),
+    Metric("manifest_put_prod", "Manifest PUT into a production registry, Basic auth", "manifests/s"),
 ]
 
 
@@ -82,6 +90,7 @@ class Report:
     notes: list[str] = field(default_factory=list)
     started: str = ""
     auth_column: str | None = None  # the column (Shipshape without authentication) holding AUTH_METRICS
+    put_column: str | None = None  # the column (the same Shipshape) holding PUT_METRICS
 
 
 def median(values: list[float]) -> float | None:
@@ -91,7 +100,7 @@ def median(values: list[float]) -> float | None:
 def _fmt(value: float | None, unit: str) -> str:
     if value is None:
         return "error"
-    if unit == "req/s":
+    if unit in ("req/s", "manifests/s"):
         return f"{value:,.0f}"
     return f"{value:,.1f}" if value < 1000 else f"{value:,.0f}"
 
@@ -132,18 +141,40 @@ def auth_table(report: Report) -> list[str]:
     column = next((c for c in report.columns if c.label == report.auth_column), None)
     if column is None:
         return []
-    values = [median(report.samples.get(m.key, {}).get(column.label, [])) for m in AUTH_METRICS]
-    lines = [
+    intro = (
         f"Authentication, {column.title} only: {report.params['wrk']} on one manifest, with authentication off "
         "(the server above) and with Basic credentials and a Bearer token (a second server, same options plus "
         "`--auth`). The three runs take turns in every repetition, in an order rotated by one each time; the "
-        "ratio is to authentication off in the same run.",
+        "ratio is to authentication off in the same run."
+    )
+    return _set_table(report, column, AUTH_METRICS, intro)
+
+
+def put_table(report: Report) -> list[str]:
+    """Manifest PUT into registries with policies against the same Shipshape without authentication, in turns."""
+    column = next((c for c in report.columns if c.label == report.put_column), None)
+    if column is None:
+        return []
+    intro = (
+        f"Policies, {column.title} only: manifest PUT ({report.params['put']}, each manifest new and under a new "
+        "tag) with authentication off (the server above), and with Basic credentials of a `ci` credential into a "
+        "development and into a production registry of a second server (same options plus `--auth`), where the "
+        "registry's policy is read and applied on every push. The three runs take turns in every repetition, in "
+        "an order rotated by one each time; the ratio is to authentication off in the same run."
+    )
+    return _set_table(report, column, PUT_METRICS, intro)
+
+
+def _set_table(report: Report, column: Column, metrics: list[Metric], intro: str) -> list[str]:
+    values = [median(report.samples.get(m.key, {}).get(column.label, [])) for m in metrics]
+    lines = [
+        intro,
         "",
         f"| Measurement | Unit | {column.title} | Ratio to authentication off | Target | Met |",
         "|---|---|---:|---:|---|---|",
     ]
-    for metric, value in zip(AUTH_METRICS, values, strict=True):
-        ratio, met = _verdict(metric, values[0], value) if metric is not AUTH_METRICS[0] else ("—", "—")
+    for metric, value in zip(metrics, values, strict=True):
+        ratio, met = _verdict(metric, values[0], value) if metric is not metrics[0] else ("—", "—")
         lines.append(
             f"| {metric.title} | {metric.unit} | {_fmt(value, metric.unit)} | {ratio} | {metric.target} | {met} |"
         )
@@ -156,7 +187,7 @@ def samples_table(report: Report) -> list[str]:
         "| Measurement | " + " | ".join(c.title for c in cols) + " |",
         "|---|" + "|".join("---" for _ in cols) + "|",
     ]
-    measured = [m for m in AUTH_METRICS if any(report.samples.get(m.key, {}).values())]
+    measured = [m for m in AUTH_METRICS + PUT_METRICS if any(report.samples.get(m.key, {}).values())]
     for metric in METRICS + measured:
         cells = []
         for c in cols:
@@ -181,8 +212,10 @@ def render(report: Report) -> str:
         "",
         f"Medians over {report.reps} repetition(s) ({report.pulls_per_rep} pulls per repetition). "
         "MB = 10⁶ bytes; throughput = blob bytes / wall time of the whole upload or download, from the "
-        "first request to the last response byte. Ratio: second column / first (for memory, lower is better).",
+        "first request to the last response byte; manifest PUT: manifests / wall time of the run. "
+        "Ratio: second column / first (for memory, lower is better).",
         *auth_table(report),
+        *put_table(report),
         "",
         "### Machine",
         "",

@@ -11,7 +11,11 @@ measurement, runs it against one target and then the other, flipping the order e
 3. manifest GET by tag with wrk (32 connections), after pushing a small OCI image; non-2xx must be zero;
    and Shipshape alone with authentication off, with Basic and with a Bearer token (``manifest_get_auth``:
    a second Shipshape, same options plus ``--auth``, set up through its management API; see auth.py);
-4. peak memory during a push of twice the blob size, from /proc, over the server process and all its
+4. manifest PUT: N distinct OCI image manifests, each under a new tag ``v1.0.<n>``, over ``--put-clients`` (16)
+   aiohttp connections, after uploading their config and layer blobs (see putload.py); every answer must be 201;
+   and Shipshape alone with authentication off and with ``--auth`` pushing into a development and a production
+   registry, whose policies are then applied (``manifest_put``; the same second Shipshape, a ``ci`` credential);
+5. peak memory during a push of twice the blob size, from /proc, over the server process and all its
    descendants: VmRSS summed, PSS summed (the one judged against the target), and the largest single VmRSS.
 
 Medians go to Markdown tables in docs/benchmarks.md (between markers) and to stdout. Everything runs in a
@@ -38,6 +42,7 @@ import auth
 import blobdata
 import client
 import loadgen
+import putload
 import report
 import servers
 from blobdata import Blob, DataFile
@@ -49,8 +54,19 @@ BLOB_REPO = "bench/blob"
 IMAGE_REPO = "bench/image"
 IMAGE_TAG = "v1"
 KNOWN_TARGETS = ("distribution", "shipshape")
-MEASUREMENTS = ("push_put", "push_patch", "push_chunked", "pull", "manifest_get", "manifest_get_auth", "rss_push")
+PUT_REPO = "bench/put"
+MEASUREMENTS = (
+    "push_put",
+    "push_patch",
+    "push_chunked",
+    "pull",
+    "manifest_get",
+    "manifest_get_auth",
+    "manifest_put",
+    "rss_push",
+)
 AUTH_KEYS = tuple(m.key for m in report.AUTH_METRICS)  # the manifest_get_auth set: off, Basic, Bearer
+PUT_KEYS = tuple(m.key for m in report.PUT_METRICS)  # manifest_put on Shipshape: off, development, production
 AUTH_KIND = "shipshape-auth"  # the Server.kind of the Shipshape with --auth (not a column of the main table)
 
 
@@ -75,6 +91,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--wrk-seconds", type=int, help="duration of each wrk run (default 10; 3 with --quick)")
     p.add_argument("--wrk-threads", type=int, default=2)
     p.add_argument("--wrk-connections", type=int, default=32)
+    p.add_argument("--put-manifests", type=int, help="manifests per manifest_put run (default 3000; 500 with --quick)")
+    p.add_argument("--put-clients", type=int, default=16, help="concurrent connections of manifest_put (default 16)")
     p.add_argument("--only", help=f"comma-separated subset of {','.join(MEASUREMENTS)} (for development)")
     p.add_argument("--shipshape-bin", default=str(default_shipshape))
     p.add_argument(
@@ -97,12 +115,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.rss_size_gib = args.rss_size_gib or 2 * args.size_gib
     args.reps = args.reps or (1 if args.quick else 3)
     args.wrk_seconds = args.wrk_seconds or (3 if args.quick else 10)
+    args.put_manifests = args.put_manifests or (500 if args.quick else 3000)
     args.targets = [t.strip() for t in args.targets.split(",") if t.strip()]
     if not 1 <= len(args.targets) <= 2 or any(t not in KNOWN_TARGETS for t in args.targets):
         p.error(f"--targets takes one or two of {', '.join(KNOWN_TARGETS)}")
     if args.only and not set(args.only.split(",")) <= set(MEASUREMENTS):
         p.error(f"--only takes a subset of {','.join(MEASUREMENTS)}")
-    if min(args.reps, args.pulls_per_rep, args.chunk_mib) < 1 or args.size_gib <= 0 or args.rss_size_gib <= 0:
+    if (
+        min(args.reps, args.pulls_per_rep, args.chunk_mib, args.put_manifests, args.put_clients) < 1
+        or args.size_gib <= 0
+        or args.rss_size_gib <= 0
+    ):
         p.error("sizes and --reps must be positive")
     return args
 
@@ -128,6 +151,7 @@ class Results:
     samples: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     wrk: dict[str, list[loadgen.WrkResult]] = field(default_factory=dict)  # server label or AUTH_KEYS key
+    puts: dict[str, list[putload.PutResult]] = field(default_factory=dict)  # server label or PUT_KEYS key
     rss_push_mbps: dict[str, list[float]] = field(default_factory=dict)
 
     def add(self, key: str, label: str, value: float) -> None:
@@ -229,6 +253,31 @@ def measure_auth(key: str, auth_set: auth.AuthSet, args: argparse.Namespace) -> 
     return measure_manifest(server, args, auth.manifest_path(), authorization)
 
 
+def prepare_put(server: Server) -> putload.Image:
+    """Untimed: upload the config and layer blobs that the manifest_put manifests reference."""
+    with client.Registry(server.host, server.port) as reg:
+        return putload.upload_image(reg, PUT_REPO)
+
+
+def measure_put(
+    server: Server,
+    repo: str,
+    image: putload.Image,
+    first: int,
+    args: argparse.Namespace,
+    authorization: str | None = None,
+) -> putload.PutResult:
+    """PUT ``--put-manifests`` new manifests (tags from ``first`` on); then GET the first and last one back."""
+    os.sync()
+    result = putload.put_manifests(
+        server.host, server.port, repo, image, first, args.put_manifests, args.put_clients, authorization
+    )
+    with client.Registry(server.host, server.port, authorization=authorization) as reg:
+        for n in (first, first + args.put_manifests - 1):
+            client.check_manifest(reg, repo, putload.tag_for(n), image.manifest(n))
+    return result
+
+
 def measure_rss_push(server: Server, data: DataFile, size: int) -> tuple[Memory, float]:
     """Peak memory while pushing a fresh ``size``-byte blob monolithically; and its MB/s."""
     blob = data.unique_blob(size)
@@ -242,7 +291,7 @@ def measure_rss_push(server: Server, data: DataFile, size: int) -> tuple[Memory,
 
 def start_targets(args: argparse.Namespace, tmp: Path, started: list[Server]) -> auth.AuthSet | None:
     """Start every target, appending each to ``started`` as soon as it runs (so it is always stopped);
-    then, for manifest_get_auth, a second Shipshape with ``--auth``, returned with the first one."""
+    then, for manifest_get_auth and manifest_put, a second Shipshape with ``--auth``, returned with the first."""
     duplicate = len(set(args.targets)) < len(args.targets)
     for i, kind in enumerate(args.targets):
         label = f"{kind}-{'ab'[i]}" if duplicate else kind
@@ -262,7 +311,7 @@ def start_targets(args: argparse.Namespace, tmp: Path, started: list[Server]) ->
         started.append(server)
         log(f"started {server.title} as {label}: pid {server.pid}, port {server.port}")
     plain = next((s for s in started if s.kind == "shipshape"), None)
-    if plain is None or "manifest_get_auth" not in selected_measurements(args):
+    if plain is None or not {"manifest_get_auth", "manifest_put"} & selected_measurements(args):
         return None
     label, password = "shipshape-auth", auth.new_password()
     (tmp / label).mkdir()
@@ -276,7 +325,7 @@ def start_targets(args: argparse.Namespace, tmp: Path, started: list[Server]) ->
     return auth.AuthSet(plain, secured, password)
 
 
-UNITS = {m.key: m.unit for m in report.METRICS + report.AUTH_METRICS}
+UNITS = {m.key: m.unit for m in report.METRICS + report.AUTH_METRICS + report.PUT_METRICS}
 
 
 @dataclass
@@ -287,7 +336,9 @@ class Bench:
     data: DataFile
     results: Results
     pushed: dict[str, Blob] = field(default_factory=dict)  # server label -> last blob pushed by push_put
-    auth: auth.AuthSet | None = None  # the servers of manifest_get_auth
+    auth: auth.AuthSet | None = None  # the servers of manifest_get_auth and of manifest_put's policy set
+    put_images: dict[str, putload.Image] = field(default_factory=dict)  # server label -> blobs in PUT_REPO
+    next_tag: dict[tuple[str, str], int] = field(default_factory=dict)  # (server label, repo) -> next n
 
     def measure(self, key: str, server: Server) -> dict[str, float]:
         """Run measurement ``key``; return the value of each metric it yields (rss_push yields three)."""
@@ -307,11 +358,33 @@ class Bench:
             res = measure_auth(key, self.auth, self.args)
             self.results.wrk.setdefault(key, []).append(res)
             return {key: res.requests_per_sec}
+        if key == "manifest_put" or key in PUT_KEYS:
+            return {key: self.measure_put(key, server)}
         if key == "rss_push":
             peak, mbps = measure_rss_push(server, self.data, gib_to_bytes(self.args.rss_size_gib))
             self.results.rss_push_mbps.setdefault(server.label, []).append(mbps)
             return memory_values("push", peak)
         raise ValueError(key)
+
+    def measure_put(self, key: str, server: Server) -> float:
+        """One manifest_put run: the main pair's (``manifest_put``) or a variant of the policy set; tags never
+        repeat within a repository, as a production registry's tags are immutable."""
+        if key == "manifest_put":
+            repo, authorization = PUT_REPO, None
+            image = self.put_images.get(server.label)
+        elif self.auth is not None:
+            variant = key.removeprefix("manifest_put_")
+            server, repo, authorization = self.auth.put_target(variant)
+            image = self.auth.images.get(variant)
+        else:
+            raise ValueError(key)
+        if image is None:
+            raise RuntimeError(f"no blobs in {repo} on {server.label}: its setup failed")
+        first = self.next_tag.get((server.label, repo), 0)
+        self.next_tag[(server.label, repo)] = first + self.args.put_manifests
+        result = measure_put(server, repo, image, first, self.args, authorization)
+        self.results.puts.setdefault(key if key in PUT_KEYS else server.label, []).append(result)
+        return result.rate
 
     def attempt(self, rep: int, key: str, server: Server) -> None:
         """Run one measurement and record it; on failure record the error and carry on."""
@@ -331,18 +404,28 @@ class Bench:
 
     def run_rep(self, rep: int, order: list[Server], only: set[str]) -> None:
         """Every selected measurement once per server (pulls ``--pulls-per-rep`` times), in ``order``;
-        manifest_get_auth runs its three variants in an order rotated by one every repetition."""
+        manifest_get_auth runs its three variants in an order rotated by one every repetition, and manifest_put
+        its policy set (after the pair) likewise."""
         for key in MEASUREMENTS:
             if key not in only:
                 continue
-            if key == "manifest_get_auth" and self.auth is not None:
-                shift = rep % len(AUTH_KEYS)
-                for variant in AUTH_KEYS[shift:] + AUTH_KEYS[:shift]:  # recorded in the plain Shipshape's column
-                    self.attempt(rep, variant, self.auth.plain)
+            if key == "manifest_get_auth":
+                self.rotated(rep, AUTH_KEYS)
                 continue
             for _ in range(self.args.pulls_per_rep if key == "pull" else 1):
                 for server in order:
                     self.attempt(rep, key, server)
+            if key == "manifest_put":
+                self.rotated(rep, PUT_KEYS)
+
+    def rotated(self, rep: int, keys: tuple[str, ...]) -> None:
+        """A set of Shipshape-only variants, in an order rotated by one every repetition; recorded in the
+        plain Shipshape's column."""
+        if self.auth is None:
+            return
+        shift = rep % len(keys)
+        for variant in keys[shift:] + keys[:shift]:
+            self.attempt(rep, variant, self.auth.plain)
 
 
 def check_disk(tmp: Path, args: argparse.Namespace) -> None:
@@ -427,11 +510,43 @@ def notes_for(
     if auth_runs:
         notes.append(
             f"Authentication rows: wrk with the same options on `{auth.manifest_path()}` (pushed to both "
-            "Shipshapes), with `Authorization: Basic` of a `ci` credential (pull and push on registry "
-            f"`{auth.REGISTRY}`, created through the management API) or `Authorization: Bearer` of a pull token "
-            "fetched from `/auth/token` with that credential right before each run; before each run, one GET "
+            "Shipshapes), with `Authorization: Basic` of a `ci` credential (pull and push on registries "
+            f"`{auth.REGISTRY}` and `{auth.PROD_REGISTRY}`, created through the management API) or "
+            "`Authorization: Bearer` of a pull token fetched from `/auth/token` with that credential right before "
+            "each run; before each run, one GET "
             "with the same header must return the pushed manifest. Per run: "
             + "; ".join(f"{k.removeprefix('manifest_get_')}: {wrk_summary(results.wrk[k])}" for k in auth_runs)
+            + "."
+        )
+    if any(results.rss_push_mbps.values()) and any(results.puts.values()):
+        per_rep = args.put_manifests * (2 if "manifest_put_noauth" in results.puts else 1)
+        notes.append(
+            "The memory push of each repetition runs after its manifest PUT runs, so by then the Shipshape "
+            f"without authentication has stored {per_rep} more manifests per repetition so far: its memory is "
+            "measured with them."
+        )
+    puts = [label for label in titles if results.puts.get(label)]
+    put_runs = [key for key in PUT_KEYS if results.puts.get(key)]
+    if puts or put_runs:
+        notes.append(
+            f"Manifest PUT: {args.put_manifests} distinct OCI image manifests per run (the same config and 4 KiB "
+            "layer, uploaded once beforehand; the manifests differ in one annotation), each under a new tag "
+            f"`v1.0.<n>`, sent by {args.put_clients} aiohttp workers on one keep-alive connection each, from the "
+            "harness process; every answer must be 201 with the manifest's digest, and after each run the first "
+            "and last manifest are read back. Rate = manifests / wall time of the run. Per run: "
+            + "; ".join(f"{titles[label]}: {putload.summary(results.puts[label])}" for label in puts)
+            + "."
+        )
+    if put_runs:
+        notes.append(
+            f"Policy rows: the same PUT runs into `{auth.PUT_REPOS['dev']}` of the Shipshape without authentication, "
+            f"and into `{auth.PUT_REPOS['dev']}` (registry `{auth.REGISTRY}`, environment development) and "
+            f"`{auth.PUT_REPOS['prod']}` (registry `{auth.PROD_REGISTRY}`, production: immutable tags, semver, date "
+            "or commit tags only, `latest` `dev` `test` `stable` denied, ci credentials only) of the one with "
+            "`--auth`, with `Authorization: Basic` of the `ci` credential; so the ratio covers authentication, "
+            "reading the registry's policy and applying it. Before the runs, the production registry refused tag "
+            "`latest`, a second manifest under an existing tag, and a push by `admin`. Per run: "
+            + "; ".join(f"{k.removeprefix('manifest_put_')}: {putload.summary(results.puts[k])}" for k in put_runs)
             + "."
         )
     if args.targets == ["distribution", "distribution"]:
@@ -454,6 +569,7 @@ def selected_measurements(args: argparse.Namespace) -> set[str]:
         only.add("push_put")  # the pull reads the blob that push_put stored
     if "shipshape" not in args.targets:
         only.discard("manifest_get_auth")  # Shipshape with and without authentication: nothing to do
+        # (manifest_put then runs for the pair only: its policy set needs a Shipshape)
     return only
 
 
@@ -475,7 +591,7 @@ def measure_all(
 ) -> tuple[Results, Interference]:
     """Idle RSS, then every repetition (alternating order), then a content check; and the interference.
 
-    ``started`` also holds the Shipshape with --auth, which only manifest_get_auth measures."""
+    ``started`` also holds the Shipshape with --auth, which only manifest_get_auth and manifest_put measure."""
     only = selected_measurements(args)
     results = Results()
     bench = Bench(args, data, results, auth=auth_set)
@@ -490,10 +606,16 @@ def measure_all(
             except Exception as exc:  # manifest_get will then fail and be reported too
                 results.errors.append(f"pushing the small image to {server.label}: {exc}")
                 log(f"FAILED pushing the small image to {server.label}: {exc}")
+        if "manifest_put" in only:
+            try:
+                bench.put_images[server.label] = prepare_put(server)
+            except Exception as exc:  # manifest_put will then fail and be reported too
+                results.errors.append(f"uploading the manifest_put blobs to {server.label}: {exc}")
+                log(f"FAILED uploading the manifest_put blobs to {server.label}: {exc}")
     if auth_set is not None:
         try:
-            auth_set.prepare()
-            log(f"{auth_set.server.label}: registry, credential and image ready; Basic and Bearer checked")
+            auth_set.prepare(get="manifest_get_auth" in only, put="manifest_put" in only)
+            log(f"{auth_set.server.label}: registries, credential, image and blobs ready; access and policies checked")
         except Exception as exc:  # manifest_get_auth will then fail and be reported too
             results.errors.append(f"setting up {auth_set.server.label}: {exc}")
             log(f"FAILED setting up {auth_set.server.label}: {exc}")
@@ -525,6 +647,7 @@ def run(args: argparse.Namespace, tmp: Path, started: list[Server]) -> report.Re
     auth_set = start_targets(args, tmp, started)
     results, interference = measure_all(args, data, started, auth_set)
     targets = [s for s in started if s.kind != AUTH_KIND]
+    only = selected_measurements(args)
 
     distribution = servers.distribution_version(args.distribution_bin)
     machine = report.machine_info(distribution, shipshape_version(started, args))
@@ -535,6 +658,7 @@ def run(args: argparse.Namespace, tmp: Path, started: list[Server]) -> report.Re
         "rss_size": human_size(gib_to_bytes(args.rss_size_gib)),
         "chunk": human_size(args.chunk_mib * MiB),
         "wrk": f"wrk -t{args.wrk_threads} -c{args.wrk_connections} -d{args.wrk_seconds}s",
+        "put": f"{args.put_manifests} manifests, {args.put_clients} connections",
     }
     return report.Report(
         command=command_line(),
@@ -546,7 +670,8 @@ def run(args: argparse.Namespace, tmp: Path, started: list[Server]) -> report.Re
         machine=machine,
         notes=notes_for(args, results, ceiling, targets, interference),
         started=begun,
-        auth_column=auth_set.plain.label if auth_set is not None else None,
+        auth_column=auth_set.plain.label if auth_set is not None and "manifest_get_auth" in only else None,
+        put_column=auth_set.plain.label if auth_set is not None and "manifest_put" in only else None,
     )
 
 
