@@ -14,12 +14,13 @@ from shipshape.domain.events import RegistryEvent
 from shipshape.domain.manifests import Manifest
 from shipshape.domain.names import Reference
 from shipshape.domain.policies import RegistryPolicy
-from shipshape.domain.records import PromotedImage, Provenance, StoredManifest, UploadSession
+from shipshape.domain.records import ManifestDeletion, PromotedImage, Provenance, StoredManifest, UploadSession
 from shipshape.domain.webhooks import Delivery, Webhook
 
 # Policy checks that must see the stored state in the transaction that changes it; they raise to refuse.
 TagMoveGuard = Callable[[str], None]  # called with the digest an existing tag points at, when the push moves it
-ManifestDeleteGuard = Callable[[Sequence[str]], None]  # called with the tags pointing at the manifest
+TaggingGuard = Callable[[Sequence[str | None]], None]  # called with the artifact types of the manifest's referrers
+ManifestDeleteGuard = Callable[[ManifestDeletion], None]
 
 
 class Clock(Protocol):
@@ -122,12 +123,14 @@ class ManifestIndex(Protocol):
         now: datetime,
         provenance: Provenance | None = None,
         may_move_tag: TagMoveGuard | None = None,
+        may_tag: TaggingGuard | None = None,
     ) -> None:
         """Store `manifest` in `repository` (idempotent by digest) and point `tag` at it, in one transaction.
 
         Raises `ManifestBlobUnknown` if a blob it references is not linked into the repository and
         `ManifestUnknown` if a child manifest of an index is not in the repository; `may_move_tag` is called
-        when `tag` exists and points elsewhere, and may raise. Whatever is raised, nothing is stored.
+        when `tag` exists and points elsewhere, `may_tag` with the manifest's referrers (locked until the end), and
+        either may raise. Whatever is raised, nothing is stored.
         `provenance` is recorded when the manifest is new to the repository.
         """
         ...
@@ -140,7 +143,8 @@ class ManifestIndex(Protocol):
         self, repository: str, digest: str, may_delete: ManifestDeleteGuard | None = None
     ) -> None:
         """Delete the manifest and every tag pointing at it. Raises `ManifestUnknown` if absent and `Conflict`
-        if an index in the repository lists it; `may_delete` sees its tags first and may raise."""
+        if an index in the repository lists it; `may_delete` is shown what the deletion changes (its tags, and for
+        a referrer its subject's tags and other referrers) before the transaction commits, and may raise."""
         ...
 
     async def delete_tag(self, repository: str, tag: str) -> None:

@@ -13,7 +13,7 @@ from tests.contract.test_metadata_store import NOW, by_tag, database, image, ind
 
 from shipshape.domain.errors import Denied, ManifestUnknown
 from shipshape.domain.names import Reference
-from shipshape.domain.records import Arrival, Provenance
+from shipshape.domain.records import Arrival, ManifestDeletion, Provenance
 from shipshape.metadata import blob_links
 from shipshape.metadata import manifests as manifests_sql
 from shipshape.metadata.tables import manifests, repositories
@@ -80,8 +80,8 @@ async def test_the_delete_guard_sees_the_tags_and_a_refusal_keeps_everything(
     await metadata_store.put_manifest("acme/web", manifest, "stable", NOW)
     seen: list[Sequence[str]] = []
 
-    def guard(tags: Sequence[str]) -> None:
-        seen.append(list(tags))
+    def guard(deletion: ManifestDeletion) -> None:
+        seen.append(list(deletion.tags))
         raise Denied("immutable")
 
     before = snapshot(migrated_url)
@@ -187,9 +187,9 @@ def test_a_delete_waiting_on_a_push_that_tags_the_manifest_sees_the_new_tag(post
             manifests_sql.put(connection, "acme/web", manifest, None, NOW)
         seen: list[Sequence[str]] = []
 
-        def immutable(tags: Sequence[str]) -> None:
-            seen.append(list(tags))
-            if tags:
+        def immutable(deletion: ManifestDeletion) -> None:
+            seen.append(list(deletion.tags))
+            if deletion.tags:
                 raise Denied("an immutable tag points at it")
 
         with engine.connect() as pusher, pusher.begin() as push_transaction:
@@ -205,7 +205,7 @@ def test_a_delete_waiting_on_a_push_that_tags_the_manifest_sees_the_new_tag(post
             assert connection.execute(select(tags_table.c.name)).scalars().all() == ["v1.0.0"]
 
 
-def _delete(engine: Engine, digest: str, guard: Callable[[Sequence[str]], None]) -> None:
+def _delete(engine: Engine, digest: str, guard: Callable[[ManifestDeletion], None]) -> None:
     with engine.begin() as connection:
         manifests_sql.remove(connection, "acme/web", digest, guard)
 
@@ -220,3 +220,63 @@ def _wait_until_blocked(engine: Engine) -> None:
             if connection.execute(query).scalar_one():
                 return
     raise AssertionError("the delete never waited for the push's lock")
+
+
+async def test_the_tagging_guard_sees_the_referrers_and_a_refusal_stores_nothing(
+    metadata_store: MetadataStore, migrated_url: str
+) -> None:
+    subject = await push(metadata_store, "acme/web", image("one"))
+    await push(metadata_store, "acme/web", image("sbom", subject=subject, artifact_type="text/spdx"))
+    before = snapshot(migrated_url)
+    seen: list[Sequence[str | None]] = []
+
+    def unsigned(types: Sequence[str | None]) -> None:
+        seen.append(list(types))
+        raise Denied("unsigned")
+
+    with pytest.raises(Denied):
+        await metadata_store.put_manifest("acme/web", subject, "v1", NOW, may_tag=unsigned)
+    assert seen == [["text/spdx"]]
+    assert snapshot(migrated_url) == before
+
+
+async def test_deleting_a_referrer_shows_its_subjects_tags_and_other_referrers(metadata_store: MetadataStore) -> None:
+    subject = await push(metadata_store, "acme/web", image("one"), "v1")
+    first = await push(metadata_store, "acme/web", image("sig-1", subject=subject, artifact_type=SIGNATURE))
+    await push(metadata_store, "acme/web", image("sbom", subject=subject, artifact_type="text/spdx"))
+    seen: list[ManifestDeletion] = []
+    await metadata_store.delete_manifest("acme/web", str(first.digest), seen.append)
+    (deletion,) = seen
+    assert (deletion.digest, deletion.artifact_type, deletion.subject) == (
+        str(first.digest), SIGNATURE, str(subject.digest)
+    )  # fmt: skip
+    assert list(deletion.subject_tags) == ["v1"] and list(deletion.other_referrer_types) == ["text/spdx"]
+
+
+@pytest.mark.postgres
+def test_a_signature_delete_waiting_on_a_push_that_tags_its_subject_sees_the_tag(postgres_migrated_url: str) -> None:
+    """PostgreSQL: the push reads the subject's referrers FOR SHARE, so deleting the signature waits for it and then
+    sees the new tag (and may refuse: the last signature of a tagged image)."""
+    subject, signature = image("one"), image("sig", subject=image("one"), artifact_type=SIGNATURE)
+    with database(postgres_migrated_url) as engine:
+        with engine.begin() as connection:
+            for manifest in (subject, signature):
+                for blob in manifest.blobs:
+                    blob_links.link(connection, "acme/web", blob.digest, blob.size, NOW)
+                manifests_sql.put(connection, "acme/web", manifest, None, NOW)
+        seen: list[ManifestDeletion] = []
+
+        def last_signature(deletion: ManifestDeletion) -> None:
+            seen.append(deletion)
+            if deletion.subject_tags and SIGNATURE not in deletion.other_referrer_types:
+                raise Denied("the last signature of a tagged image")
+
+        with engine.connect() as pusher, pusher.begin() as push_transaction:
+            manifests_sql.put(pusher, "acme/web", subject, "v1.0.0", NOW, may_tag=lambda types: None)
+            with ThreadPoolExecutor(1) as pool:
+                deletion = pool.submit(_delete, engine, str(signature.digest), last_signature)
+                _wait_until_blocked(engine)
+                push_transaction.commit()
+                with pytest.raises(Denied):
+                    deletion.result(timeout=30)
+        assert [list(d.subject_tags) for d in seen] == [["v1.0.0"]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -60,3 +61,15 @@ class PromotedImage:
     digest: str
     manifests: int  # manifests in the promoted closure (the image, an index's images, referrers)
     blobs: int  # distinct blobs linked into the target (none copied)
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestDeletion:
+    """What deleting a manifest would change, read inside the deleting transaction for a policy to judge."""
+
+    digest: str
+    tags: Sequence[str]  # the tags pointing at it (they go with it)
+    artifact_type: str | None
+    subject: str | None  # the manifest it refers to, if it is a referrer
+    subject_tags: Sequence[str] = ()  # the subject's tags
+    other_referrer_types: Sequence[str | None] = ()  # artifact types of the subject's remaining referrers

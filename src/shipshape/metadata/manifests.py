@@ -10,10 +10,10 @@ from sqlalchemy import ColumnElement, Connection, and_, bindparam, delete, inser
 
 from shipshape.domain.errors import ChildManifestUnknown, Conflict, ManifestBlobUnknown, ManifestUnknown
 from shipshape.domain.manifests import Descriptor, Manifest
-from shipshape.domain.records import Provenance, StoredManifest
+from shipshape.domain.records import ManifestDeletion, Provenance, StoredManifest
 from shipshape.metadata import conflicts, repositories, tables, tags
 from shipshape.metadata.tables import manifest_blobs, manifest_children, manifests, repository_blobs
-from shipshape.ports import ManifestDeleteGuard, TagMoveGuard
+from shipshape.ports import ManifestDeleteGuard, TaggingGuard, TagMoveGuard
 
 _COLUMNS = (
     manifests.c.digest,
@@ -77,6 +77,7 @@ def put(
     now: datetime,
     provenance: Provenance | None = None,
     may_move_tag: TagMoveGuard | None = None,
+    may_tag: TaggingGuard | None = None,
 ) -> None:
     """Store `manifest` unless it is stored already, then point `tag` at it; refuse dangling references."""
     repository_id = repositories.ensure(connection, repository)
@@ -85,15 +86,19 @@ def put(
     _require_blobs(connection, repository, repository_id, manifest.blobs)
     _require_children(connection, repository, repository_id, manifest.children)
     _insert(connection, repository_id, manifest, now, provenance or Provenance())
+    if tag is not None and may_tag is not None:
+        # Locked FOR SHARE: deleting one of these referrers (a signature) waits for this push, then sees its tag.
+        may_tag(_referrer_types(connection, repository_id, str(manifest.digest), lock=True))
     if tag is not None:
         tags.point(connection, repository_id, tag, str(manifest.digest), now, may_move_tag)
 
 
 def remove(connection: Connection, repository: str, digest: str, may_delete: ManifestDeleteGuard | None = None) -> None:
     """Delete the manifest, its tags and its references; refuse while an index of the repository lists it, or
-    when `may_delete`, shown the manifest's tags, raises."""
+    when `may_delete`, shown what the deletion changes, raises."""
     repository_id = repositories.id_of(connection, repository)
     deleted = None
+    tagged: list[str] = []
     if repository_id is not None and may_delete is not None:
         # Lock the manifest first: a push tagging it holds it FOR SHARE until it commits, so the tags read next
         # include that push's tag (on PostgreSQL; SQLite's write lock already serialises the two).
@@ -102,16 +107,16 @@ def remove(connection: Connection, repository: str, digest: str, may_delete: Man
             .where(manifests.c.repository_id == repository_id, manifests.c.digest == digest)
             .with_for_update()
         )
-        may_delete(tags.pointing_at(connection, repository_id, digest))
+        tagged = tags.pointing_at(connection, repository_id, digest)
     if repository_id is not None:
         # Delete first, check after: the delete locks the row, so an index being pushed that lists it (and reads
         # it FOR SHARE) commits before the check below, and the check sees it. Tags and references cascade.
         deleted = connection.execute(
             delete(manifests)
             .where(manifests.c.repository_id == repository_id, manifests.c.digest == digest)
-            .returning(manifests.c.id)
-        ).scalar_one_or_none()
-    if deleted is None:
+            .returning(manifests.c.artifact_type, manifests.c.subject_digest)
+        ).first()
+    if repository_id is None or deleted is None:
         raise ManifestUnknown(f"manifest {digest} is not in repository {repository}", detail={"digest": digest})
     index = connection.execute(_LISTING_INDEX, {"repository_id": repository_id, "digest": digest}).scalar()
     if index is not None:
@@ -120,6 +125,35 @@ def remove(connection: Connection, repository: str, digest: str, may_delete: Man
             f"manifest {digest} is listed by index {index} in repository {repository}: delete the index first",
             detail={"digest": digest, "index": index},
         )
+    if may_delete is not None:
+        artifact_type, subject = deleted
+        may_delete(_deletion(connection, repository_id, digest, tagged, artifact_type, subject))
+
+
+def _deletion(
+    connection: Connection, repository_id: int, digest: str, tagged: list[str], artifact_type: str | None,
+    subject: str | None,
+) -> ManifestDeletion:  # fmt: skip
+    """What deleting `digest` changes, read after its row is deleted (and locked): a push tagging its subject that
+    read it FOR SHARE has committed by now, so its tag is seen."""
+    if subject is None:
+        return ManifestDeletion(digest, tagged, artifact_type, None)
+    return ManifestDeletion(
+        digest=digest,
+        tags=tagged,
+        artifact_type=artifact_type,
+        subject=subject,
+        subject_tags=tags.pointing_at(connection, repository_id, subject),
+        other_referrer_types=_referrer_types(connection, repository_id, subject, lock=False),
+    )
+
+
+def _referrer_types(connection: Connection, repository_id: int, subject: str, *, lock: bool) -> list[str | None]:
+    """The artifact types of the manifests whose subject is `subject`."""
+    query = select(manifests.c.artifact_type).where(
+        manifests.c.repository_id == repository_id, manifests.c.subject_digest == subject
+    )
+    return list(connection.scalars(query.with_for_update(read=True) if lock else query))
 
 
 def _require_blobs(

@@ -29,7 +29,7 @@ from shipshape.metadata.engine import (
 )
 from shipshape.metadata.hot_reads import HotReads
 from shipshape.metadata.prepared import ConnectionPerThread
-from shipshape.ports import Clock, ImageRecord, ManifestDeleteGuard, TagMoveGuard
+from shipshape.ports import Clock, ImageRecord, ManifestDeleteGuard, TaggingGuard, TagMoveGuard
 
 T = TypeVar("T")
 
@@ -96,10 +96,13 @@ class SqlMetadataStore:
         now: datetime,
         provenance: Provenance | None = None,
         may_move_tag: TagMoveGuard | None = None,
+        may_tag: TaggingGuard | None = None,
     ) -> None:
         require_aware(now)
         await self._write(
-            lambda connection: manifests.put(connection, repository, manifest, tag, now, provenance, may_move_tag)
+            lambda connection: manifests.put(
+                connection, repository, manifest, tag, now, provenance, may_move_tag, may_tag
+            )
         )
 
     async def get_manifest(self, repository: str, reference: Reference) -> StoredManifest | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Protocol
 
 from shipshape.domain import media_types as mt
 from shipshape.domain.access import Anonymous, Principal, Registry
@@ -13,27 +12,23 @@ from shipshape.domain.errors import DigestInvalid, ManifestUnknown, NameUnknown,
 from shipshape.domain.events import EventKind
 from shipshape.domain.manifests import Manifest, parse_manifest
 from shipshape.domain.names import Reference
-from shipshape.domain.records import StoredManifest
+from shipshape.domain.records import ManifestDeletion, StoredManifest
 from shipshape.policy.creators import check_push
+from shipshape.policy.deletion import check_deletion
 from shipshape.policy.refusals import enforce
-from shipshape.policy.tagging import check_tagging
-from shipshape.policy.tags import check_manifest_delete, check_tag_delete, check_tag_move
-from shipshape.policy.trust import SIGNATURE_ARTIFACT_TYPES, check_signature_delete
-from shipshape.ports import Clock, ImageRecords, ManifestIndex
+from shipshape.policy.tags import check_tag_delete, check_tag_move, check_tag_name
+from shipshape.policy.trust import check_signed
+from shipshape.ports import Clock, ManifestIndex
 from shipshape.services.policies import RegistryRules, pushed_by
 
 # When a client does not accept an index, it gets this platform's image, as Distribution does.
 DEFAULT_PLATFORM = {"os": "linux", "architecture": "amd64"}
 
 
-class ManifestStore(ManifestIndex, ImageRecords, Protocol):
-    """What the manifest use cases read and write."""
-
-
 class ManifestService:
     """`rules` is None when authentication is off: then there are no registries, so no policies and no events."""
 
-    def __init__(self, index: ManifestStore, clock: Clock, rules: RegistryRules | None = None) -> None:
+    def __init__(self, index: ManifestIndex, clock: Clock, rules: RegistryRules | None = None) -> None:
         self._index = index
         self._clock = clock
         self._rules = rules
@@ -59,12 +54,21 @@ class ManifestService:
             return manifest
         digest, tag = str(manifest.digest), reference.tag
         try:
-            await self._check_push(registry, repository, digest, tag, principal)
+            enforce(check_push(registry, principal or Anonymous()))
+            if tag is not None:
+                enforce(check_tag_name(registry, tag))
 
+            # Judged inside the write transaction, on what is stored then.
             def may_move(current: str) -> None:
                 enforce(check_tag_move(registry, repository, tag or "", current, digest))
 
-            await self._index.put_manifest(repository, manifest, tag, self._clock.now(), pushed_by(principal), may_move)
+            def may_tag(referrer_types: Sequence[str | None]) -> None:
+                enforce(check_signed(registry, repository, digest, tag or "", referrer_types))
+
+            await self._index.put_manifest(
+                repository, manifest, tag, self._clock.now(), pushed_by(principal), may_move,
+                may_tag if registry.rules.require_signature else None,
+            )  # fmt: skip
         except PolicyRefused as error:
             await self._refused(error, registry, repository, principal, digest, tag)
             raise
@@ -77,19 +81,6 @@ class ManifestService:
         registry = await self._rules.registry_of(repository) if self._rules is not None else None
         if registry is not None:
             enforce(check_push(registry, principal or Anonymous()))
-
-    async def _check_push(
-        self, registry: Registry, repository: str, digest: str, tag: str | None, principal: Principal | None
-    ) -> None:
-        enforce(check_push(registry, principal or Anonymous()))
-        if tag is None:
-            return
-        kinds = [r.artifact_type for r in await self._referrers_if_required(registry, repository, digest)]
-        enforce(check_tagging(registry, repository, digest, tag, kinds))
-
-    async def _referrers_if_required(self, registry: Registry, repository: str, digest: str) -> list[StoredManifest]:
-        """The referrers of `digest`, when the registry's signature rule needs them (else no query)."""
-        return await self._index.referrers(repository, digest) if registry.rules.require_signature else []
 
     async def pull(self, repository: str, reference: Reference, accept: str | None) -> StoredManifest:
         stored = await self._find(repository, reference)
@@ -131,26 +122,11 @@ class ManifestService:
         if registry is None:
             await self._index.delete_manifest(repository, digest)
             return
-        if registry.rules.require_signature:
-            await self._check_signature_delete(registry, repository, digest)
 
-        def may_delete(tags: Sequence[str]) -> None:
-            enforce(check_manifest_delete(registry, repository, digest, tags))
+        def may_delete(deletion: ManifestDeletion) -> None:
+            enforce(check_deletion(registry, repository, deletion))
 
         await self._index.delete_manifest(repository, digest, may_delete)
-
-    async def _check_signature_delete(self, registry: Registry, repository: str, digest: str) -> None:
-        stored = await self._index.get_manifest(repository, Reference(digest=Digest.parse(digest)))
-        if stored is None or stored.subject is None or stored.artifact_type not in SIGNATURE_ARTIFACT_TYPES:
-            return
-        subject = await self._index.image_record(repository, Reference(digest=Digest.parse(stored.subject)))
-        others = [
-            referrer
-            for referrer in await self._index.referrers(repository, stored.subject)
-            if referrer.digest != digest and referrer.artifact_type in SIGNATURE_ARTIFACT_TYPES
-        ]
-        tags = subject.tags if subject is not None else ()
-        enforce(check_signature_delete(registry, repository, digest, stored.subject, tags, len(others)))
 
     async def _publish(
         self, kind: EventKind, registry: Registry, repository: str, principal: Principal | None,
