@@ -13,10 +13,8 @@ The claims follow the Docker token specification (https://distribution.github.io
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import secrets
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,11 +22,11 @@ from pathlib import Path
 
 import jwt
 
+from shipshape.auth import key_files
 from shipshape.domain.errors import NameInvalid, ScopeInvalid, Unauthorized
 from shipshape.domain.names import validate_name
 
 KEY_FILE_NAME = "token-signing.key"
-KEY_BYTES = 32
 ALGORITHM = "HS256"
 DEFAULT_ISSUER = "shipshape"
 DEFAULT_TOKEN_LIFETIME = timedelta(minutes=5)
@@ -96,53 +94,10 @@ def _require_aware(now: datetime) -> None:
 
 
 def load_or_create_key(path: Path) -> bytes:
-    """The signing key in `path`, created (0600, 32 random bytes) if missing; concurrent first starts agree on one."""
-    try:
-        return _read_key(path)
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Write the whole key under a temporary name, then link it into place: the key file appears complete or not at
-    # all, and a process that loses the race to create it reads the winner's key instead of replacing it.
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(secrets.token_bytes(KEY_BYTES))
-            file.flush()
-            os.fsync(file.fileno())
-        try:
-            os.link(temporary, path)
-        except FileExistsError:
-            pass
-        else:
-            _fsync_directory(path.parent)
-    finally:
-        os.unlink(temporary)
-    return _read_key(path)
-
-
-def _read_key(path: Path) -> bytes:
-    """Read the signing key in `path`, refusing one that others can read or that has the wrong size."""
-    with path.open("rb") as file:
-        mode = os.fstat(file.fileno()).st_mode
-        key = file.read()
-    if mode & 0o077:
-        raise PermissionError(f"token signing key {path} is accessible to other users: run `chmod 600 {path}`")
-    if len(key) != KEY_BYTES:
-        raise ValueError(
-            f"token signing key {path} is {len(key)} bytes, not {KEY_BYTES}: delete it and restart to create a new"
-            " one (tokens signed with the old key stop working; clients fetch new ones)"
-        )
-    return key
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make a new directory entry durable."""
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+    """The signing key in `path`, created (0600, 32 random bytes) if missing."""
+    return key_files.load_or_create_key(
+        path, "token signing key", "tokens signed with the old key stop working; clients fetch new ones"
+    )
 
 
 class TokenIssuer:
