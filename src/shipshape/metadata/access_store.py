@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import TypeVar
-
-from sqlalchemy import Connection, Engine
 
 from shipshape.domain.access import Account, AuditEvent, Credential, Member, Registry
 from shipshape.domain.policies import RegistryPolicy
 from shipshape.metadata import accounts, audit, credentials, logins, members, registries
-from shipshape.metadata.engine import (
-    SQLITE_BUSY_TIMEOUT_MS,
-    database_url,
-    postgres_engine,
-    require_aware,
-    run_query,
-    run_transaction,
-    sqlite_engine,
-)
-
-T = TypeVar("T")
+from shipshape.metadata.engine import require_aware
+from shipshape.metadata.threaded import ThreadedDatabase, open_threaded
 
 
 class SqlAccessStore:
@@ -33,11 +19,10 @@ class SqlAccessStore:
     lock). None is on the path of every request: services cache what they read (see `services.authentication`).
     """
 
-    def __init__(self, *, writer: Engine, reader: Engine, write_threads: int, read_threads: int) -> None:
-        self._writer = writer
-        self._reader = reader
-        self._writes = ThreadPoolExecutor(write_threads, thread_name_prefix="access-write")
-        self._reads = ThreadPoolExecutor(read_threads, thread_name_prefix="access-read")
+    def __init__(self, database: ThreadedDatabase) -> None:
+        self._database = database
+        self._read = database.read
+        self._write = database.write
 
     # Accounts
 
@@ -160,19 +145,7 @@ class SqlAccessStore:
 
     async def close(self) -> None:
         """Finish the queries in flight, then close every connection."""
-        await asyncio.to_thread(self._close)
-
-    def _close(self) -> None:
-        self._writes.shutdown(wait=True)
-        self._reads.shutdown(wait=True)
-        self._writer.dispose()
-        self._reader.dispose()
-
-    async def _read(self, query: Callable[[Connection], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._reads, run_query, self._reader, query)
-
-    async def _write(self, change: Callable[[Connection], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._writes, run_transaction, self._writer, change)
+        await self._database.close()
 
 
 def _require_aware_credential(credential: Credential) -> None:
@@ -196,17 +169,4 @@ def open_access_store(url: str, *, threads: int = 2) -> SqlAccessStore:
     must not queue behind pushes. On PostgreSQL it holds up to `2 * threads` connections for writes and as many
     for reads; on SQLite one writer, which waits for other writers through SQLite's busy timeout.
     """
-    parsed = database_url(url)
-    if parsed.get_backend_name() == "postgresql":
-        return SqlAccessStore(
-            writer=postgres_engine(parsed, autocommit=False, pool_size=threads),
-            reader=postgres_engine(parsed, autocommit=True, pool_size=threads),
-            write_threads=threads,
-            read_threads=threads,
-        )
-    return SqlAccessStore(
-        writer=sqlite_engine(parsed, begin="BEGIN IMMEDIATE", busy_timeout_ms=SQLITE_BUSY_TIMEOUT_MS, pool_size=1),
-        reader=sqlite_engine(parsed, begin=None, busy_timeout_ms=SQLITE_BUSY_TIMEOUT_MS, pool_size=threads),
-        write_threads=1,
-        read_threads=threads,
-    )
+    return SqlAccessStore(open_threaded(url, threads=threads, name="access"))

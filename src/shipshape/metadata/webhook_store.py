@@ -2,37 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from datetime import datetime
-from typing import TypeVar
-
-from sqlalchemy import Connection, Engine
 
 from shipshape.domain.webhooks import Delivery, Webhook
 from shipshape.metadata import webhooks
-from shipshape.metadata.engine import (
-    SQLITE_BUSY_TIMEOUT_MS,
-    database_url,
-    postgres_engine,
-    require_aware,
-    run_query,
-    run_transaction,
-    sqlite_engine,
-)
-
-T = TypeVar("T")
+from shipshape.metadata.engine import require_aware
+from shipshape.metadata.threaded import ThreadedDatabase, open_threaded
 
 
 class SqlWebhookStore:
     """Webhooks and their deliveries in the metadata database; every query runs in a thread pool of its own."""
 
-    def __init__(self, *, writer: Engine, reader: Engine, write_threads: int, read_threads: int) -> None:
-        self._writer = writer
-        self._reader = reader
-        self._writes = ThreadPoolExecutor(write_threads, thread_name_prefix="webhook-write")
-        self._reads = ThreadPoolExecutor(read_threads, thread_name_prefix="webhook-read")
+    def __init__(self, database: ThreadedDatabase) -> None:
+        self._database = database
+        self._read = database.read
+        self._write = database.write
 
     # Webhooks
 
@@ -86,19 +71,7 @@ class SqlWebhookStore:
 
     async def close(self) -> None:
         """Finish the queries in flight, then close every connection."""
-        await asyncio.to_thread(self._close)
-
-    def _close(self) -> None:
-        self._writes.shutdown(wait=True)
-        self._reads.shutdown(wait=True)
-        self._writer.dispose()
-        self._reader.dispose()
-
-    async def _read(self, query: Callable[[Connection], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._reads, run_query, self._reader, query)
-
-    async def _write(self, change: Callable[[Connection], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._writes, run_transaction, self._writer, change)
+        await self._database.close()
 
 
 def open_webhook_store(url: str, *, threads: int = 1) -> SqlWebhookStore:
@@ -107,17 +80,4 @@ def open_webhook_store(url: str, *, threads: int = 1) -> SqlWebhookStore:
     Its connections are its own, so deliveries never queue behind pushes or logins: on PostgreSQL up to
     `2 * threads` for writes and as many for reads; on SQLite one writer, waiting through the busy timeout.
     """
-    parsed = database_url(url)
-    if parsed.get_backend_name() == "postgresql":
-        return SqlWebhookStore(
-            writer=postgres_engine(parsed, autocommit=False, pool_size=threads),
-            reader=postgres_engine(parsed, autocommit=True, pool_size=threads),
-            write_threads=threads,
-            read_threads=threads,
-        )
-    return SqlWebhookStore(
-        writer=sqlite_engine(parsed, begin="BEGIN IMMEDIATE", busy_timeout_ms=SQLITE_BUSY_TIMEOUT_MS, pool_size=1),
-        reader=sqlite_engine(parsed, begin=None, busy_timeout_ms=SQLITE_BUSY_TIMEOUT_MS, pool_size=threads),
-        write_threads=1,
-        read_threads=threads,
-    )
+    return SqlWebhookStore(open_threaded(url, threads=threads, name="webhook"))
