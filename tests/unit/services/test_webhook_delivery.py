@@ -256,7 +256,6 @@ async def test_publishing_wakes_the_running_loop(store: SqlWebhookStore, receive
     deliverer = WebhookDeliverer(store, store, FakeClock(), KEY, DeliveryPolicy(poll_interval=60, allow_private=True))
     loop = asyncio.create_task(deliverer.run())
     try:
-        await asyncio.sleep(0)  # let the loop make its first (empty) round
         await deliverer.publish(event())
         await asyncio.wait_for(receiver.arrived.wait(), timeout=10)
     finally:

@@ -30,13 +30,14 @@ from shipshape.domain.secrets import secret_sha256
 from shipshape.ports import AccessStore, Clock
 from shipshape.services.authentication import Authenticator
 from shipshape.services.authorization import Authorizer
+from shipshape.services.policies import ANONYMOUS, actor_name, credential_name
 
 TOKEN_LIFETIME_SECONDS = 300
 MAX_CACHED_TOKENS = 10_000
 MAX_SCOPES_PER_TOKEN = 50  # docker asks for two (target and mount source); each costs a lookup
 SECRET_ID_LENGTH = 16  # hex characters of the secret's SHA-256 carried in a token: enough to tell secrets apart
 SERVICE = "shipshape"
-ANONYMOUS = "anonymous"  # the subject of tokens issued to callers who sent no credentials
+# Tokens issued to callers who sent no credentials have the subject ANONYMOUS.
 
 # The action each route needs on the repository in its URL. Routes not listed need only a known caller.
 ROUTE_ACTIONS: dict[str, Action] = {
@@ -68,7 +69,7 @@ class Caller:
 
     @property
     def name(self) -> str:
-        return str(getattr(self.principal, "username", None) or ANONYMOUS)
+        return actor_name(self.principal)
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,7 +255,7 @@ async def _audit(
             target=f"{path}@{reference}" if reference.startswith("sha") else f"{path}:{reference}",
             result=result,
             remote=request.remote,
-            credential=principal.username if isinstance(principal, Credential) else None,
+            credential=credential_name(principal),
             registry=registry,
             detail=detail or {},
         )
