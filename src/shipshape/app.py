@@ -25,6 +25,7 @@ from shipshape.auth.webhook_key import load_or_create_webhook_key
 from shipshape.config import Settings
 from shipshape.metadata import open_metadata_store
 from shipshape.metadata.access_store import SqlAccessStore, open_access_store
+from shipshape.metadata.lifecycle_store import SqlLifecycleStore
 from shipshape.metadata.store import SqlMetadataStore
 from shipshape.metadata.webhook_store import SqlWebhookStore, open_webhook_store
 from shipshape.ports import AccessStore, Clock
@@ -33,7 +34,9 @@ from shipshape.services.audit import AuditLog
 from shipshape.services.authentication import Authenticator, LoginPolicy
 from shipshape.services.authorization import Authorizer
 from shipshape.services.blobs import BlobService
+from shipshape.services.garbage import GarbageCollector
 from shipshape.services.images import ImageService
+from shipshape.services.maintenance import Maintenance
 from shipshape.services.manifests import ManifestService
 from shipshape.services.policies import RegistryRules
 from shipshape.services.promotion import Promotions
@@ -65,6 +68,8 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
     blob_store = FilesystemBlobStore(settings.data_dir)
     metrics = RegistryMetrics()
     app = web.Application(middlewares=[oci_errors, oci_access])
+    # First in, last out: the store closes after every background job that uses it has stopped.
+    app.cleanup_ctx.append(_close_on_exit(metadata))
     # With authentication off there are no registries, hence no policies and no events.
     access_store = open_access_store(settings.metadata_url) if settings.auth else None
     rules, webhooks = None, None
@@ -72,6 +77,15 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
         # Webhooks: the event sink handlers publish to (`app[EVENTS]`), their management and background delivery.
         webhooks = _add_webhooks(app, settings, access_store, clock)
         rules = RegistryRules(access_store, clock, app[EVENTS])
+    collector = GarbageCollector(SqlLifecycleStore(metadata), blob_store, clock, settings.gc_grace)
+    app.cleanup_ctx.append(
+        _every(
+            settings.gc_interval.total_seconds(),
+            "garbage collection deleted blobs",
+            collector.collect_if_free,
+            wait_first=True,
+        )
+    )
     oci = OciServices(
         uploads=UploadService(blob_store, metadata, metadata, clock),
         blobs=BlobService(blob_store, metadata),
@@ -81,9 +95,8 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
     app[SERVICES] = oci
     add_routes(app)
     if access_store is not None and rules is not None:
-        _add_access(app, settings, clock, access_store, metadata, blob_store, rules, webhooks)
+        _add_access(app, settings, clock, access_store, metadata, blob_store, rules, webhooks, collector)
     _add_operations(app, settings, metrics, oci)
-    app.cleanup_ctx.append(_close_on_exit(metadata))
     return app
 
 
@@ -96,6 +109,7 @@ def _add_access(
     blob_store: FilesystemBlobStore,
     rules: RegistryRules,
     webhooks: Webhooks | None,
+    collector: GarbageCollector,
 ) -> None:
     """Authentication and authorisation of `/v2/`, the token endpoint, and the management API."""
     epoch = FileRevocationEpoch(settings.data_dir / "revocation-epoch")
@@ -121,6 +135,7 @@ def _add_access(
         webhooks=webhooks,
         promotions=Promotions(metadata, rules, authorizer, access_store, clock),
         images=ImageService(metadata, blob_store, authorizer),
+        maintenance=Maintenance(collector, AuditLog(access_store, clock)),
     )
     add_manage_routes(app)
     app.router.add_get("/auth/token", token_endpoint, name="token")
@@ -149,10 +164,13 @@ def _add_operations(app: web.Application, settings: Settings, metrics: RegistryM
     )
 
 
-def _every(seconds: float, what: str, job: Callable[[], Awaitable[int]]):  # type: ignore[no-untyped-def]
-    """A background task running `job` every `seconds` while the app runs; `job` returns how much it did."""
+def _every(seconds: float, what: str, job: Callable[[], Awaitable[int]], wait_first: bool = False):  # type: ignore[no-untyped-def]
+    """A background task running `job` every `seconds` while the app runs (the first time at once, or after
+    `seconds` when `wait_first`); `job` returns how much it did."""
 
     async def loop() -> None:
+        if wait_first:
+            await asyncio.sleep(seconds)
         while True:
             try:
                 done = await job()

@@ -34,11 +34,29 @@ class Settings(BaseModel):
     webhook_retry_delay: float = Field(default=10.0, gt=0, le=3600)
     # Deliver webhooks to loopback, link-local and private addresses too (off: they could probe the server's network).
     webhook_allow_private: bool = False
+    # Garbage collection: how often it runs, and how long something unreferenced is kept (a push in progress uploads
+    # its blobs before its manifest references them).
+    gc_interval: timedelta = timedelta(hours=1)
+    gc_grace: timedelta = timedelta(hours=1)
+    # How often the registries' retention rules run.
+    retention_interval: timedelta = timedelta(hours=24)
+    # Count pulls per manifest and per credential (last pulled, how often): what retention protects and `image show`
+    # tells. Batched off the request path.
+    pull_tracking: bool = True
 
-    @field_validator("upload_max_idle", "lockout_duration", mode="before")
+    @field_validator(
+        "upload_max_idle", "lockout_duration", "gc_interval", "gc_grace", "retention_interval", mode="before"
+    )
     @classmethod
     def _duration(cls, value: Any) -> Any:
         return parse_duration(value) if isinstance(value, str) else value
+
+    @field_validator("gc_interval", "retention_interval")
+    @classmethod
+    def _interval(cls, value: timedelta) -> timedelta:
+        if value < timedelta(seconds=1):
+            raise ValueError("an interval must be at least 1s, such as 1h or 24h")
+        return value
 
     @field_validator("listen")
     @classmethod

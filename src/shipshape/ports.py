@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -37,6 +37,15 @@ class LocalFile:
     size: int
 
 
+@dataclass(frozen=True, slots=True)
+class StoredBytes:
+    """A blob's bytes (`name` its digest) or an upload's (`name` its id) as the blob store holds them."""
+
+    name: str
+    size: int
+    modified_at: datetime
+
+
 class UploadWriter(Protocol):
     """Appends to one upload's bytes; `close` makes what was written durable enough to read back."""
 
@@ -67,10 +76,16 @@ class BlobStore(Protocol):
         """The upload's bytes so far (to rebuild a hash state another process held)."""
         ...
 
-    async def commit_upload(self, upload_id: str, digest: Digest) -> None:
-        """Atomically make the upload's bytes the blob `digest`, durable before returning.
+    async def seal_upload(self, upload_id: str) -> None:
+        """Make the upload's bytes durable (before `commit_upload`, which may run with a database lock held)."""
+        ...
 
-        The caller has verified the digest. If the blob already exists the upload is discarded.
+    async def commit_upload(self, upload_id: str, digest: Digest) -> None:
+        """Atomically make the sealed upload's bytes the blob `digest`; when the blob is stored already, do nothing
+        (the caller then cancels the upload).
+
+        The caller has verified the digest, and calls this inside the transaction that records the blob, with its
+        row locked, so that garbage collection cannot delete the bytes meanwhile.
         """
         ...
 
@@ -90,6 +105,14 @@ class BlobStore(Protocol):
         """Remove the blob's bytes; missing blobs are ignored."""
         ...
 
+    def list_blobs(self) -> AsyncIterator[list[StoredBytes]]:
+        """Every stored blob, in batches (to find bytes no metadata row knows, left by a crash)."""
+        ...
+
+    def list_uploads(self) -> AsyncIterator[list[StoredBytes]]:
+        """Every upload's bytes, in batches (to find uploads no session knows, left by a crash)."""
+        ...
+
 
 class BlobIndex(Protocol):
     """Which blobs exist and which repositories may serve them."""
@@ -102,8 +125,20 @@ class BlobIndex(Protocol):
         """Repositories (sorted) that `digest` is linked into."""
         ...
 
-    async def link_blob(self, repository: str, digest: str, size: int) -> None:
-        """Record blob `digest` (if new) and link it into `repository` (created if new). Idempotent."""
+    async def link_blob(
+        self, repository: str, digest: str, size: int, commit: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
+        """Record blob `digest` (if new) and link it into `repository` (created if new). Idempotent.
+
+        An upload passes `commit`, which puts its bytes in place: it is awaited, inside the transaction and with
+        the blob's row locked, when the blob is new or garbage collection was deleting it. Without `commit` the
+        caller vouches that the bytes are stored.
+        """
+        ...
+
+    async def link_stored_blob(self, repository: str, digest: str) -> None:
+        """Link a blob that is stored already into `repository` (a mount). Raises `BlobUnknown` when it is not
+        (garbage collection is deleting it)."""
         ...
 
     async def unlink_blob(self, repository: str, digest: str) -> None:

@@ -362,34 +362,49 @@ async def test_delete_unknown_registry_raises_name_unknown_and_changes_nothing(
     assert snapshot(migrated_url) == before
 
 
-@pytest.mark.parametrize("content", ["blob", "manifest"])
-async def test_delete_registry_holding_a_repository_raises_conflict_and_changes_nothing(
-    access_store: AccessStore, metadata_store: SqlMetadataStore, migrated_url: str, content: str
+async def test_delete_registry_holding_a_manifest_raises_conflict_and_changes_nothing(
+    access_store: AccessStore, metadata_store: SqlMetadataStore, migrated_url: str
 ) -> None:
     await seed(access_store)
     await access_store.create_registry(registry("acme-dev"), NOW)
-    if content == "blob":
-        await metadata_store.link_blob("acme-dev/web/api", digest_of("layer"), 10)
-    else:
-        await metadata_store.put_manifest("acme-dev/web/api", empty_index(), "v1", NOW)
+    await metadata_store.put_manifest("acme-dev/web/api", empty_index(), "v1", NOW)
     before = snapshot(migrated_url)
 
-    with pytest.raises(Conflict, match=r"registry 'acme-dev' still holds repository 'acme-dev/web/api'.*delete its"):
+    with pytest.raises(Conflict, match=r"registry 'acme-dev' still holds images in repository 'acme-dev/web/api'"):
         await access_store.delete_registry("acme-dev")
 
     assert snapshot(migrated_url) == before
     assert await access_store.get_registry("acme-dev") == registry("acme-dev")
 
 
-async def test_delete_registry_is_refused_while_its_root_repository_holds_content(
+async def test_delete_registry_is_refused_while_its_root_repository_holds_a_manifest(
     access_store: AccessStore, metadata_store: SqlMetadataStore
 ) -> None:
     await seed(access_store)
     await access_store.create_registry(registry("acme-dev"), NOW)
-    await metadata_store.link_blob("acme-dev", digest_of("layer"), 10)
+    await metadata_store.put_manifest("acme-dev", empty_index(), "v1", NOW)
 
     with pytest.raises(Conflict, match="repository 'acme-dev'"):
         await access_store.delete_registry("acme-dev")
+
+
+async def test_delete_registry_holding_only_blobs_succeeds_and_leaves_them_to_garbage_collection(
+    access_store: AccessStore, metadata_store: SqlMetadataStore, migrated_url: str
+) -> None:
+    await seed(access_store)
+    await access_store.create_registry(registry("acme-dev"), NOW)
+    await access_store.create_registry(registry("acme-stage"), NOW)
+    await metadata_store.link_blob("acme-dev/web/api", digest_of("layer"), 10)
+    await metadata_store.link_blob("acme-dev", digest_of("root"), 10)
+    await metadata_store.link_blob("acme-stage/web/api", digest_of("layer"), 10)
+
+    await access_store.delete_registry("acme-dev")
+
+    assert await access_store.get_registry("acme-dev") is None
+    assert await metadata_store.linked_blob_size("acme-dev/web/api", digest_of("layer")) is None
+    assert await metadata_store.linked_blob_size("acme-dev", digest_of("root")) is None
+    assert await metadata_store.linked_blob_size("acme-stage/web/api", digest_of("layer")) == 10
+    assert len(snapshot(migrated_url)["blobs"]) == 2  # the bytes are garbage collection's to free
 
 
 async def test_delete_registry_ignores_repositories_of_registries_sharing_a_prefix(
@@ -398,12 +413,16 @@ async def test_delete_registry_ignores_repositories_of_registries_sharing_a_pref
     await seed(access_store)
     await access_store.create_registry(registry("acme_dev"), NOW)
     # `_` matches any character in LIKE, `-`, `.` and `0` sort right around `/`: none of these is in `acme_dev`.
-    for repository in ["acme-dev/app", "acmexdev/app", "acme_dev-2/app", "acme_dev.x", "acme_dev0/app", "acme_de/v"]:
+    others = ["acme-dev/app", "acmexdev/app", "acme_dev-2/app", "acme_dev.x", "acme_dev0/app", "acme_de/v"]
+    for repository in others:
+        await metadata_store.put_manifest(repository, empty_index(), "v1", NOW)
         await metadata_store.link_blob(repository, digest_of("layer"), 10)
 
     await access_store.delete_registry("acme_dev")
 
     assert await access_store.get_registry("acme_dev") is None
+    for repository in others:
+        assert await metadata_store.linked_blob_size(repository, digest_of("layer")) == 10
 
 
 async def test_delete_registry_succeeds_once_its_repositories_are_emptied(
@@ -411,8 +430,8 @@ async def test_delete_registry_succeeds_once_its_repositories_are_emptied(
 ) -> None:
     await seed(access_store)
     await access_store.create_registry(registry("acme-dev"), NOW)
-    await metadata_store.link_blob("acme-dev/web/api", digest_of("layer"), 10)
-    await metadata_store.unlink_blob("acme-dev/web/api", digest_of("layer"))
+    await metadata_store.put_manifest("acme-dev/web/api", empty_index(), "v1", NOW)
+    await metadata_store.delete_manifest("acme-dev/web/api", str(empty_index().digest))
 
     await access_store.delete_registry("acme-dev")
 
@@ -1081,11 +1100,19 @@ async def test_later_migrations_apply_on_top_of_a_0001_database_and_keep_its_dat
     move_to_revision(database_url, "0001")
     assert revision_of(database_url) == ["0001"]
     assert not table_names(database_url) & set(ACCESS_TABLES)
-    metadata_store = open_metadata_store(database_url)
-    try:
-        await metadata_store.link_blob("acme-dev/web/api", digest_of("layer"), 10)
-    finally:
-        await metadata_store.close()
+    # What a 0001 server stored: written as it wrote it, not through today's store.
+    with database(database_url) as engine, engine.begin() as connection:
+        repository_id = connection.execute(
+            text("INSERT INTO repositories (name) VALUES ('acme-dev/web/api') RETURNING id")
+        ).scalar_one()
+        connection.execute(
+            text("INSERT INTO blobs (digest, size, created_at) VALUES (:digest, 10, :now)"),
+            {"digest": digest_of("layer"), "now": NOW},
+        )
+        connection.execute(
+            text("INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES (:id, :digest, :now)"),
+            {"id": repository_id, "digest": digest_of("layer"), "now": NOW},
+        )
 
     migrate(database_url)
 
@@ -1093,14 +1120,13 @@ async def test_later_migrations_apply_on_top_of_a_0001_database_and_keep_its_dat
     assert set(ACCESS_TABLES) <= table_names(database_url)
     with database(database_url) as engine, engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), metadata) == []
-    store = open_access_store(database_url)
+    metadata_store = open_metadata_store(database_url)
     try:
-        await seed(store)
-        await store.create_registry(registry("acme-dev"), NOW)
-        with pytest.raises(Conflict, match="still holds repository 'acme-dev/web/api'"):
-            await store.delete_registry("acme-dev")
+        assert await metadata_store.linked_blob_size("acme-dev/web/api", digest_of("layer")) == 10
+        # The blob is stored (not being collected): it links into another repository as a mount would.
+        await metadata_store.link_stored_blob("acme-dev/other", digest_of("layer"))
     finally:
-        await store.close()
+        await metadata_store.close()
 
 
 def test_migrate_twice_leaves_the_access_tables_alone(migrated_url: str) -> None:

@@ -55,10 +55,33 @@ async def test_committing_an_existing_blob_keeps_one_copy(blob_store: BlobStore)
     digest = Digest.of(b"same")
     await upload(blob_store, "u1", b"same")
     await upload(blob_store, "u2", b"same")
+    await blob_store.seal_upload("u1")
+    await blob_store.seal_upload("u2")
     await asyncio.gather(blob_store.commit_upload("u1", digest), blob_store.commit_upload("u2", digest))
     assert await blob_store.stat(digest) == 4
+    assert (await blob_store.open_blob(digest)).path.read_bytes() == b"same"
+    # The upload that found the blob stored is left for its caller to cancel.
+    await blob_store.cancel_upload("u1")
+    await blob_store.cancel_upload("u2")
     with pytest.raises(FileNotFoundError):
         await blob_store.upload_size("u2")
+
+
+async def test_listing_finds_every_blob_and_upload(blob_store: BlobStore) -> None:
+    digests = [Digest.of(data) for data in (b"one", b"two")]
+    for number, digest in enumerate(digests):
+        await upload(blob_store, f"b{number}", b"one" if number == 0 else b"two")
+        await blob_store.commit_upload(f"b{number}", digest)
+    await upload(blob_store, "pending", b"half")
+
+    blobs = [found async for batch in blob_store.list_blobs() for found in batch]
+    uploads = [found async for batch in blob_store.list_uploads() for found in batch]
+
+    assert sorted(found.name for found in blobs) == sorted(str(digest) for digest in digests)
+    assert all(found.size == 3 for found in blobs)
+    assert [(found.name, found.size) for found in uploads] == [("pending", 4)]
+    await blob_store.delete_blob(digests[0])
+    assert [found.name async for batch in blob_store.list_blobs() for found in batch] == [str(digests[1])]
 
 
 async def test_cancel_and_delete_are_idempotent(blob_store: BlobStore) -> None:

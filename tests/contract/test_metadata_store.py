@@ -573,10 +573,10 @@ async def test_delete_unknown_tag_raises_manifest_unknown(metadata_store: Metada
 # ManifestIndex: repositories, listings, referrers
 
 
-async def test_repository_exists_once_it_holds_a_blob(metadata_store: MetadataStore) -> None:
+async def test_a_repository_holding_only_blobs_does_not_exist(metadata_store: MetadataStore) -> None:
     await metadata_store.link_blob("team/app", digest_of("layer"), 10)
 
-    assert await metadata_store.repository_exists("team/app")
+    assert not await metadata_store.repository_exists("team/app")
 
 
 async def test_repository_exists_once_it_holds_a_manifest(metadata_store: MetadataStore) -> None:
@@ -646,14 +646,14 @@ async def test_list_tags_lists_only_that_repository(metadata_store: MetadataStor
 async def test_list_repositories_sorts_in_byte_order(metadata_store: MetadataStore) -> None:
     names = ["ab", "a_b", "a/b", "a.b", "a-b", "a", "b/a", "a0"]
     for name in names:
-        await metadata_store.link_blob(name, digest_of("layer"), 10)
+        await metadata_store.put_manifest(name, index(), None, NOW)
 
     assert await metadata_store.list_repositories(None, 100) == sorted(names)
 
 
 async def test_list_repositories_pages_after_last(metadata_store: MetadataStore) -> None:
     for name in ["r1", "r2", "r3", "r4", "r5"]:
-        await metadata_store.link_blob(name, digest_of("layer"), 10)
+        await metadata_store.put_manifest(name, index(), None, NOW)
 
     assert await metadata_store.list_repositories(None, 2) == ["r1", "r2"]
     assert await metadata_store.list_repositories("r2", 2) == ["r3", "r4"]
@@ -662,13 +662,13 @@ async def test_list_repositories_pages_after_last(metadata_store: MetadataStore)
     assert await metadata_store.list_repositories("r5", 2) == []
 
 
-async def test_list_repositories_skips_repositories_left_empty(metadata_store: MetadataStore) -> None:
-    await metadata_store.link_blob("emptied", digest_of("layer"), 10)
-    await metadata_store.unlink_blob("emptied", digest_of("layer"))
-    await metadata_store.put_manifest("manifests-only", index(), None, NOW)
+async def test_list_repositories_lists_only_repositories_holding_a_manifest(metadata_store: MetadataStore) -> None:
+    await metadata_store.put_manifest("emptied", index(), None, NOW)
+    await metadata_store.delete_manifest("emptied", str(index().digest))
+    await metadata_store.put_manifest("manifests", index(), None, NOW)
     await metadata_store.link_blob("blobs-only", digest_of("layer"), 10)
 
-    assert await metadata_store.list_repositories(None, 100) == ["blobs-only", "manifests-only"]
+    assert await metadata_store.list_repositories(None, 100) == ["manifests"]
 
 
 async def test_list_repositories_skips_a_repository_a_refused_push_named(metadata_store: MetadataStore) -> None:

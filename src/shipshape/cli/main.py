@@ -99,6 +99,27 @@ def serve(
             help="Deliver webhooks to loopback and private addresses too [default: public only]",
         ),
     ] = None,
+    gc_interval: Annotated[
+        str | None, typer.Option(envvar="SHIPSHAPE_GC_INTERVAL", help="Run garbage collection this often (1h)")
+    ] = None,
+    gc_grace: Annotated[
+        str | None,
+        typer.Option(envvar="SHIPSHAPE_GC_GRACE", help="Keep unreferenced blobs and uploads this long (1h)"),
+    ] = None,
+    retention_interval: Annotated[
+        str | None,
+        typer.Option(
+            envvar="SHIPSHAPE_RETENTION_INTERVAL", help="Apply the registries' retention rules this often (24h)"
+        ),
+    ] = None,
+    pull_tracking: Annotated[
+        bool | None,
+        typer.Option(
+            "--pull-tracking/--no-pull-tracking",
+            envvar="SHIPSHAPE_PULL_TRACKING",
+            help="Record who pulled each manifest and when [default: on]",
+        ),
+    ] = None,
 ) -> None:
     """Run the registry."""
     from shipshape.config import load_settings
@@ -114,6 +135,10 @@ def serve(
         "lockout_duration": lockout_duration,
         "webhook_retry_delay": webhook_retry_delay,
         "webhook_allow_private": webhook_allow_private,
+        "gc_interval": gc_interval,
+        "gc_grace": gc_grace,
+        "retention_interval": retention_interval,
+        "pull_tracking": pull_tracking,
     }  # fmt: skip
     try:
         settings = load_settings(config, overrides)

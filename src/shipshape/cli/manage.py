@@ -1,4 +1,4 @@
-"""The management commands (`account`, `registry`, `member`, `credential`, `k8s`, `webhook`, `image`, `promote`,
+"""The management commands (`account`, `registry`, `member`, `credential`, `k8s`, `webhook`, `image`, `gc`, `promote`,
 `audit`, `login`): each one a client of the management API, added to the `shipshape` command by `register`."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ import typer
 from shipshape.cli.accounts import accounts
 from shipshape.cli.audit import audit
 from shipshape.cli.credentials import credentials
+from shipshape.cli.garbage import garbage
 from shipshape.cli.images import images
 from shipshape.cli.kubernetes import kubernetes
 from shipshape.cli.members import members
@@ -34,5 +35,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(kubernetes, name="k8s")
     app.add_typer(webhooks, name="webhook")
     app.add_typer(images, name="image")
+    app.add_typer(garbage, name="gc")
     app.command("promote")(promote)
     app.command("audit")(audit)

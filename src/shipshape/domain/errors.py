@@ -118,3 +118,7 @@ class ScopeInvalid(RegistryError):
 
 class LoginLocked(RegistryError):
     """Too many failed logins for this identity or from this address; wait or ask an administrator."""
+
+
+class JobBusy(Conflict):
+    """A background job (garbage collection, retention) that runs one at a time is running in another process."""

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, delete, select
+from sqlalchemy import Connection, bindparam, delete, select, update
 
 from shipshape.domain.errors import BlobUnknown, Conflict
 from shipshape.metadata import conflicts, repositories, tables
@@ -40,16 +41,67 @@ def repositories_with(connection: Connection, digest: str, limit: int) -> list[s
     return list(connection.scalars(_REPOSITORIES_WITH, {"digest": digest, "limit": limit}))
 
 
-def link(connection: Connection, repository: str, digest: str, size: int, now: datetime) -> None:
-    """Record the blob if new and link it into `repository`; doing it again changes nothing."""
-    connection.execute(
-        conflicts.insert(connection, blobs).values(digest=digest, size=size, created_at=now).on_conflict_do_nothing()
-    )
+# Makes an upload's bytes the blob's, inside the transaction that records the blob (see `link`).
+CommitBytes = Callable[[], None]
+STORED, DELETING = "stored", "deleting"
+_LINK_ATTEMPTS = 3
+
+
+def link(
+    connection: Connection, repository: str, digest: str, size: int, now: datetime, commit: CommitBytes | None = None
+) -> None:
+    """Record blob `digest` (if new) and link it into `repository` (created if new), marking the link fresh; doing
+    it again changes nothing else.
+
+    `commit` puts an upload's bytes in place. It is called with the blob's row locked whenever the bytes may be
+    missing: the blob is new, or garbage collection had marked it for deletion (and may have deleted its bytes).
+    Garbage collection deletes bytes only with the row locked and marked `deleting` (`shipshape.metadata.garbage`),
+    so whichever of the two locks the row first, the bytes are there when this transaction commits. Without
+    `commit` the caller vouches that the bytes are stored.
+    """
+    for _ in range(_LINK_ATTEMPTS):
+        created = connection.execute(
+            conflicts.insert(connection, blobs)
+            .values(digest=digest, size=size, created_at=now, state=STORED)
+            .on_conflict_do_nothing()
+            .returning(blobs.c.digest)
+        ).scalar_one_or_none()
+        state = STORED if created is not None else _locked_state(connection, digest, share=False)
+        if state == DELETING:
+            connection.execute(update(blobs).where(blobs.c.digest == digest).values(state=STORED))
+        if state is not None:
+            if (created is not None or state == DELETING) and commit is not None:
+                commit()
+            _link_row(connection, repository, digest, now)
+            return
+        # The row vanished between the INSERT that found it and the SELECT (garbage collection committed): again.
+    raise Conflict(f"blob {digest} is being garbage-collected while pushed: retry the push", detail={"digest": digest})
+
+
+def link_stored(connection: Connection, repository: str, digest: str, now: datetime) -> None:
+    """Link a blob that is stored already into `repository` (a mount, a promotion); `BlobUnknown` when it is not
+    (garbage collection is deleting it)."""
+    # FOR SHARE: garbage collection's FOR UPDATE waits for this transaction, and then sees the new link.
+    if _locked_state(connection, digest, share=True) != STORED:
+        raise BlobUnknown(
+            f"blob {digest} is not stored (garbage collection is removing it): push it again",
+            detail={"digest": digest},
+        )
+    _link_row(connection, repository, digest, now)
+
+
+def _locked_state(connection: Connection, digest: str, *, share: bool) -> str | None:
+    return connection.execute(
+        select(blobs.c.state).where(blobs.c.digest == digest).with_for_update(read=share)
+    ).scalar_one_or_none()
+
+
+def _link_row(connection: Connection, repository: str, digest: str, now: datetime) -> None:
     repository_id = repositories.ensure(connection, repository)
     connection.execute(
         conflicts.insert(connection, repository_blobs)
         .values(repository_id=repository_id, digest=digest, created_at=now)
-        .on_conflict_do_nothing()
+        .on_conflict_do_update(index_elements=["repository_id", "digest"], set_={"created_at": now})
     )
 
 

@@ -47,8 +47,8 @@ def promote(
         raise ManifestUnknown(f"manifest {digest} is not in repository {source}", detail={"digest": digest})
     closure = _closure(connection, source_id, root)
     blobs = _blobs(connection, [stored.id for stored in closure])
-    for blob, size in blobs:
-        blob_links.link(connection, target, blob, size, now)
+    for blob, _size in blobs:
+        blob_links.link_stored(connection, target, blob, now)
     for stored in closure:
         arrival = Provenance(
             via=Arrival.PROMOTION,

@@ -9,13 +9,13 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, exists, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, delete, or_, select, update
 
 from shipshape.domain.access import Environment, Registry
 from shipshape.domain.errors import Conflict, NameUnknown
 from shipshape.domain.policies import RegistryPolicy, policy_from_document
-from shipshape.metadata import accounts, conflicts, tables
-from shipshape.metadata.tables import manifests, registries, repository_blobs
+from shipshape.metadata import accounts, conflicts, repositories, tables
+from shipshape.metadata.tables import registries, repository_blobs, upload_sessions
 
 _COLUMNS = (
     registries.c.name,
@@ -25,11 +25,6 @@ _COLUMNS = (
     registries.c.policy,
 )
 _SELECT = select(*_COLUMNS).join_from(registries, tables.accounts, tables.accounts.c.id == registries.c.account_id)
-# As `repositories.holds_content`: a repository row outlives its content and counts only while it holds some.
-_HOLDS_CONTENT = or_(
-    exists().where(manifests.c.repository_id == tables.repositories.c.id),
-    exists().where(repository_blobs.c.repository_id == tables.repositories.c.id),
-)
 
 
 def create(connection: Connection, registry: Registry, now: datetime) -> None:
@@ -91,9 +86,15 @@ def remove(connection: Connection, name: str) -> None:
     occupied = _first_repository(connection, name)
     if occupied is not None:
         raise Conflict(
-            f"registry {name!r} still holds repository {occupied!r}: delete its images first, then the registry",
+            f"registry {name!r} still holds images in repository {occupied!r}: delete them first"
+            f" (`shipshape image list {name}`, `shipshape image delete`), then the registry",
             detail={"registry": name, "repository": occupied},
         )
+    # What its repositories still link (blobs of deleted images, pushes never finished) is garbage collection's to
+    # free; the uploads in progress end here.
+    in_registry = select(tables.repositories.c.id).where(_in_registry(name))
+    connection.execute(delete(repository_blobs).where(repository_blobs.c.repository_id.in_(in_registry)))
+    connection.execute(delete(upload_sessions).where(_upload_in_registry(name)))
     # Its webhooks go with it (their deliveries cascade), so a registry later created with the name starts clean.
     connection.execute(delete(tables.webhooks).where(tables.webhooks.c.registry == name))
 
@@ -101,12 +102,25 @@ def remove(connection: Connection, name: str) -> None:
 def _first_repository(connection: Connection, registry: str) -> str | None:
     """The first repository (in byte order) of `registry` holding content: `registry` itself or `registry/…`."""
     name = tables.repositories.c.name
-    # A range rather than LIKE: registry names may contain `_`, a LIKE wildcard, and a range uses the name's index
-    # on both databases. Every name starting with `registry/` sorts between `registry/` and `registry0` ('/' + 1).
-    in_registry = or_(name == registry, and_(name >= f"{registry}/", name < f"{registry}0"))
     return connection.execute(
-        select(name).where(in_registry, _HOLDS_CONTENT).order_by(name).limit(1)
+        select(name).where(_in_registry(registry), repositories.HOLDS_CONTENT).order_by(name).limit(1)
     ).scalar_one_or_none()
+
+
+def _in_registry(registry: str) -> ColumnElement[bool]:
+    """Repository rows of `registry`: `registry` itself or `registry/…`."""
+    return in_registry(tables.repositories.c.name, registry)
+
+
+def _upload_in_registry(registry: str) -> ColumnElement[bool]:
+    return in_registry(upload_sessions.c.repository, registry)
+
+
+def in_registry(name: ColumnElement[str], registry: str) -> ColumnElement[bool]:
+    """Whether the repository path `name` is in `registry`. A range rather than LIKE: registry names may contain
+    `_`, a LIKE wildcard, and a range uses the name's index on both databases. Every name starting with `registry/`
+    sorts between `registry/` and `registry0` ('/' + 1)."""
+    return or_(name == registry, and_(name >= f"{registry}/", name < f"{registry}0"))
 
 
 def _registry(row: Sequence[Any]) -> Registry:

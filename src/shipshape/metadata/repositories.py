@@ -1,22 +1,20 @@
-"""SQL for repositories: created on first use, listed while they hold a manifest or a linked blob."""
+"""SQL for repositories: created on first use, listed while they hold a manifest."""
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, bindparam, exists, or_, select
+from sqlalchemy import Connection, bindparam, exists, select
 
 from shipshape.metadata import conflicts
-from shipshape.metadata.tables import manifests, repositories, repository_blobs
+from shipshape.metadata.tables import manifests, repositories
 
 _ID = select(repositories.c.id).where(repositories.c.name == bindparam("name"))
 
 # A repository row outlives its content (rows are never deleted, so ids stay stable under concurrency);
-# it counts as existing only while it holds something.
-_HOLDS_CONTENT = or_(
-    exists().where(manifests.c.repository_id == repositories.c.id),
-    exists().where(repository_blobs.c.repository_id == repositories.c.id),
-)
-_EXISTS = select(exists().where(repositories.c.name == bindparam("name"), _HOLDS_CONTENT))
-_NAMES = select(repositories.c.name).where(_HOLDS_CONTENT).order_by(repositories.c.name)
+# it counts as existing only while it holds a manifest. Blobs alone (a push in progress, or what a deleted image
+# left for garbage collection) do not make it appear in the catalog.
+HOLDS_CONTENT = exists().where(manifests.c.repository_id == repositories.c.id)
+_EXISTS = select(exists().where(repositories.c.name == bindparam("name"), HOLDS_CONTENT))
+_NAMES = select(repositories.c.name).where(HOLDS_CONTENT).order_by(repositories.c.name)
 
 
 def id_of(connection: Connection, name: str) -> int | None:
@@ -34,7 +32,7 @@ def ensure(connection: Connection, name: str) -> int:
 
 
 def holds_content(connection: Connection, name: str) -> bool:
-    """Whether repository `name` holds a manifest or a linked blob."""
+    """Whether repository `name` holds a manifest."""
     return bool(connection.execute(_EXISTS, {"name": name}).scalar_one())
 
 

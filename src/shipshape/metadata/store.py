@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -79,9 +79,16 @@ class SqlMetadataStore:
     async def repositories_with_blob(self, digest: str, limit: int = 100) -> list[str]:
         return await self._read(lambda connection: blob_links.repositories_with(connection, digest, limit))
 
-    async def link_blob(self, repository: str, digest: str, size: int) -> None:
+    async def link_blob(
+        self, repository: str, digest: str, size: int, commit: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
         now = self._clock.now()
-        await self._write(lambda connection: blob_links.link(connection, repository, digest, size, now))
+        on_loop = self._on_loop(commit) if commit is not None else None
+        await self._write(lambda connection: blob_links.link(connection, repository, digest, size, now, on_loop))
+
+    async def link_stored_blob(self, repository: str, digest: str) -> None:
+        now = self._clock.now()
+        await self._write(lambda connection: blob_links.link_stored(connection, repository, digest, now))
 
     async def unlink_blob(self, repository: str, digest: str) -> None:
         await self._write(lambda connection: blob_links.unlink(connection, repository, digest))
@@ -178,6 +185,20 @@ class SqlMetadataStore:
         require_aware(before)
         return await self._read(lambda connection: uploads.idle_since(connection, before, limit), on_loop=False)
 
+    # For the stores that share this one's connections (`lifecycle_store`)
+
+    async def read(self, query: Callable[[Connection], T]) -> T:
+        """`query` on a reader connection, off the event loop."""
+        return await self._read(query, on_loop=False)
+
+    async def write(self, change: Callable[[Connection], T]) -> T:
+        """`change` in one write transaction, off the event loop."""
+        return await self._write(change)
+
+    def blocking(self, work: Callable[[], Awaitable[T]]) -> Callable[[], T]:
+        """`work` as a blocking call for use inside `write`'s transaction (run on this loop, waited for)."""
+        return self._on_loop(work)
+
     async def close(self) -> None:
         """Finish the queries in flight, then close every connection."""
         await asyncio.to_thread(self._close)
@@ -211,8 +232,21 @@ class SqlMetadataStore:
                     raise
         return await asyncio.get_running_loop().run_in_executor(self._reads, self._thread_connections.run, query)
 
+    def _on_loop(self, work: Callable[[], Awaitable[T]]) -> Callable[[], T]:
+        """`work` as a blocking call for a transaction in a writer thread: run on this event loop, waited for."""
+        loop = asyncio.get_running_loop()
+
+        def blocking() -> T:
+            return asyncio.run_coroutine_threadsafe(_awaited(work), loop).result()
+
+        return blocking
+
     async def _write(self, change: Callable[[Connection], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._writes, run_transaction, self._writer, change)
+
+
+async def _awaited(work: Callable[[], Awaitable[T]]) -> T:
+    return await work()
 
 
 def open_metadata_store(

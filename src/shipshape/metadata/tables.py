@@ -56,12 +56,16 @@ repositories = sa.Table(
     sa.Column("name", NAME, nullable=False, unique=True),
 )
 
+# A blob is `stored` (its bytes are in the blob store) or `deleting`: garbage collection found it unlinked and will
+# delete its bytes, then the row (`shipshape.metadata.garbage`). Only stored blobs are ever linked.
 blobs = sa.Table(
     "blobs",
     metadata,
     sa.Column("digest", DIGEST, primary_key=True),
     sa.Column("size", sa.BigInteger(), nullable=False),
     sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False, server_default="stored"),
+    sa.Index("ix_blobs_state", "state"),
 )
 
 repository_blobs = sa.Table(
@@ -69,6 +73,8 @@ repository_blobs = sa.Table(
     metadata,
     sa.Column("repository_id", ID, sa.ForeignKey("repositories.id"), primary_key=True),
     sa.Column("digest", DIGEST, sa.ForeignKey("blobs.digest"), primary_key=True),
+    # When the blob was last linked (an upload or mount of it again moves it): garbage collection drops a link that
+    # no manifest references only once it is older than the grace period, so a push in progress keeps its blobs.
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.Index("ix_repository_blobs_digest", "digest"),
 )
@@ -93,6 +99,9 @@ manifests = sa.Table(
     sa.Column("promoted_from", FREE_TEXT, nullable=True),
     # Pushed by a `ci` credential, or promoted from a manifest that was: what `ci-or-promotion` registries take.
     sa.Column("built_by_ci", sa.Boolean(), nullable=False, server_default=sa.false()),
+    # Pull tracking (`shipshape.services.pulls`): GETs of this manifest, counted in batches off the request path.
+    sa.Column("pull_count", sa.BigInteger(), nullable=False, server_default="0"),
+    sa.Column("last_pulled_at", UtcDateTime(), nullable=True),
     sa.UniqueConstraint("repository_id", "digest"),
     sa.Index("ix_manifests_repository_id_subject_digest", "repository_id", "subject_digest"),
 )
@@ -117,6 +126,16 @@ manifest_children = sa.Table(
     sa.Column("child_digest", DIGEST, primary_key=True),
     sa.Column("repository_id", ID, nullable=False),
     sa.Index("ix_manifest_children_repository_id_child_digest", "repository_id", "child_digest"),
+)
+
+# Who pulled a manifest: a credential's or member's username, or `anonymous`; how often and when last.
+manifest_pulls = sa.Table(
+    "manifest_pulls",
+    metadata,
+    sa.Column("manifest_id", ID, sa.ForeignKey("manifests.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("puller", NAME, primary_key=True),
+    sa.Column("pull_count", sa.BigInteger(), nullable=False),
+    sa.Column("last_pulled_at", UtcDateTime(), nullable=False),
 )
 
 tags = sa.Table(
@@ -171,6 +190,8 @@ registries = sa.Table(
     sa.Column("created_at", UtcDateTime(), nullable=False),
     # The registry's policy document (`shipshape.domain.policies`); NULL reads as its environment's preset.
     sa.Column("policy", sa.JSON(), nullable=True),
+    # The registry's retention rules (`shipshape.domain.retention`); NULL: none, nothing is ever expired.
+    sa.Column("retention", sa.JSON(), nullable=True),
     sa.Index("ix_registries_account_id", "account_id"),
 )
 
@@ -300,4 +321,15 @@ webhook_deliveries = sa.Table(
     sa.Column("delivered_at", UtcDateTime(), nullable=True),
     sa.Index("ix_webhook_deliveries_state_next_attempt_at", "state", "next_attempt_at"),
     sa.Index("ix_webhook_deliveries_webhook_id_created_at", "webhook_id", "created_at"),
+)
+
+# Background jobs that must run in one process at a time (garbage collection, retention): a process holds a job while
+# `expires_at` is ahead and renews it as it works; a crashed holder's lease simply runs out.
+job_leases = sa.Table(
+    "job_leases",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("holder", sa.String(64), nullable=False),
+    sa.Column("expires_at", UtcDateTime(), nullable=False),
+    sa.Column("started_at", UtcDateTime(), nullable=False),
 )

@@ -99,3 +99,14 @@ def may_set_password(member: Member, target: Member) -> Refusal | None:
     if member.username == target.username:
         return None
     return may_grant(member, target.account, target.role)
+
+
+def may_collect_garbage(member: Member) -> Refusal | None:
+    """Garbage collection spans every account's blobs (they are shared): a server-wide operation."""
+    if is_server_admin(member):
+        return None
+    return Refusal(
+        "server-admin-only",
+        f"only server administrators (owners of account {SERVER_ACCOUNT!r}) may run garbage collection;"
+        f" {member.username} is a {member.role} of {member.account!r}: it runs on its own every hour anyway",
+    )

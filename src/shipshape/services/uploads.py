@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from shipshape.domain.digests import Digest, Hasher, new_hasher
-from shipshape.domain.errors import BlobUploadInvalid, BlobUploadUnknown, DigestInvalid, RangeInvalid
+from shipshape.domain.errors import BlobUnknown, BlobUploadInvalid, BlobUploadUnknown, DigestInvalid, RangeInvalid
 from shipshape.domain.records import UploadSession
 from shipshape.ports import BlobIndex, BlobStore, Clock, UploadIndex
 
@@ -66,9 +66,13 @@ class UploadService:
             if not await may_pull(candidate):
                 continue
             size = await self._index.linked_blob_size(candidate, str(digest))
-            if size is not None:
-                await self._index.link_blob(repository, str(digest), size)
-                return True
+            if size is None:
+                continue
+            try:
+                await self._index.link_stored_blob(repository, str(digest))
+            except BlobUnknown:
+                return False  # garbage collection took it meanwhile: the client uploads it instead
+            return True
         return False
 
     async def size(self, repository: str, upload_id: str) -> int:
@@ -106,10 +110,13 @@ class UploadService:
                 raise DigestInvalid(
                     f"uploaded content has digest {actual}, not {digest}: the upload was cancelled, push again"
                 )
-            await self._blobs.commit_upload(upload_id, digest)
-            await self._index.link_blob(repository, str(digest), size)
-            await self._uploads.delete_upload(upload_id)
-            self._forget(upload_id)
+            await self._blobs.seal_upload(upload_id)
+
+            async def commit() -> None:
+                await self._blobs.commit_upload(upload_id, digest)
+
+            await self._index.link_blob(repository, str(digest), size, commit)
+            await self._discard(upload_id)  # what is left of it when the blob was stored already
             return size
 
     async def upload_whole(self, repository: str, digest: Digest, body: AsyncIterable[bytes]) -> int:

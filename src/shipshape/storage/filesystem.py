@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
 from shipshape.domain.digests import Digest
-from shipshape.ports import LocalFile
+from shipshape.ports import LocalFile, StoredBytes
 
 READ_CHUNK = 1024 * 1024
 
@@ -70,17 +71,16 @@ class FilesystemBlobStore:
             while chunk := await asyncio.to_thread(file.read, READ_CHUNK):
                 yield chunk
 
+    async def seal_upload(self, upload_id: str) -> None:
+        await asyncio.to_thread(_fsync_file, self._upload_path(upload_id))
+
     async def commit_upload(self, upload_id: str, digest: Digest) -> None:
         await asyncio.to_thread(self._commit, self._upload_path(upload_id), self.blob_path(digest))
 
     @staticmethod
     def _commit(source: Path, target: Path) -> None:
         if target.exists():
-            # Identical content is stored once: the bytes are already there, durable.
-            source.unlink(missing_ok=True)
-            return
-        with source.open("rb+") as file:
-            os.fsync(file.fileno())
+            return  # identical content is stored once: the bytes are already there, durable
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(source, target)
         _fsync_directory(target.parent)
@@ -100,6 +100,40 @@ class FilesystemBlobStore:
 
     async def delete_blob(self, digest: Digest) -> None:
         self.blob_path(digest).unlink(missing_ok=True)
+
+    async def list_blobs(self) -> AsyncIterator[list[StoredBytes]]:
+        for algorithm in await asyncio.to_thread(_subdirectories, self._blobs):
+            for prefix in await asyncio.to_thread(_subdirectories, algorithm):
+                found = await asyncio.to_thread(_files, prefix)
+                yield [StoredBytes(f"{algorithm.name}:{name}", size, modified) for name, size, modified in found]
+
+    async def list_uploads(self) -> AsyncIterator[list[StoredBytes]]:
+        found = await asyncio.to_thread(_files, self._uploads)
+        yield [StoredBytes(name, size, modified) for name, size, modified in found]
+
+
+def _subdirectories(directory: Path) -> list[Path]:
+    with os.scandir(directory) as entries:
+        return sorted(Path(entry.path) for entry in entries if entry.is_dir(follow_symlinks=False))
+
+
+def _files(directory: Path) -> list[tuple[str, int, datetime]]:
+    """(name, size, modification time) of the regular files in `directory`; files that vanish meanwhile are skipped."""
+    found = []
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            try:
+                if entry.is_file(follow_symlinks=False):
+                    status = entry.stat(follow_symlinks=False)
+                    found.append((entry.name, status.st_size, datetime.fromtimestamp(status.st_mtime, UTC)))
+            except FileNotFoundError:
+                continue
+    return found
+
+
+def _fsync_file(path: Path) -> None:
+    with path.open("rb+") as file:
+        os.fsync(file.fileno())
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -14,12 +14,14 @@ from shipshape.api.manage import (
     credentials,
     images,
     kubernetes,
+    lifecycle,
     members,
     promotions,
     registries,
     webhooks,
 )
 from shipshape.api.manage import image_models as im
+from shipshape.api.manage import lifecycle_models as lm
 from shipshape.api.manage import models as m
 from shipshape.api.manage import webhook_models as wm
 from shipshape.api.manage.context import ACTOR, MANAGE, PRINCIPAL
@@ -147,6 +149,12 @@ OPERATIONS: tuple[Operation, ...] = (
         "Show an image: provenance, tags, annotations and config labels, sizes, referrers. Members and machine"
         " credentials that may pull the repository may call it",
         "images", im.ImageOut, query=im.ImageQuery, errors=(400, 404), machines=True,
+    ),
+    Operation(
+        "POST", "/gc", lifecycle.collect_garbage, "collectGarbage",
+        "Run garbage collection now (server administrators): delete blobs and uploads nothing references, older"
+        " than the grace period; pushes and pulls go on meanwhile", "lifecycle", lm.GcReport,
+        body=lm.GcRequest, body_required=False, errors=(409,),
     ),
 )  # fmt: skip
 
