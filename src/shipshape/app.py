@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from aiohttp import web
 
@@ -40,6 +40,7 @@ from shipshape.services.maintenance import Maintenance
 from shipshape.services.manifests import ManifestService
 from shipshape.services.policies import RegistryRules
 from shipshape.services.promotion import Promotions
+from shipshape.services.pulls import PullRecorder
 from shipshape.services.uploads import UploadService
 from shipshape.services.webhook_delivery import DeliveryPolicy, WebhookDeliverer
 from shipshape.services.webhooks import Webhooks
@@ -86,16 +87,20 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
             wait_first=True,
         )
     )
+    pulls = PullRecorder(metadata, clock) if settings.pull_tracking else None
+    if pulls is not None:
+        app.cleanup_ctx.append(_running(pulls.run))
     oci = OciServices(
         uploads=UploadService(blob_store, metadata, metadata, clock),
         blobs=BlobService(blob_store, metadata),
         manifests=ManifestService(metadata, clock, rules),
         metrics=metrics,
+        pulls=pulls,
     )
     app[SERVICES] = oci
     add_routes(app)
     if access_store is not None and rules is not None:
-        _add_access(app, settings, clock, access_store, metadata, blob_store, rules, webhooks, collector)
+        _add_access(app, settings, clock, access_store, metadata, blob_store, rules, webhooks, collector, oci)
     _add_operations(app, settings, metrics, oci)
     return app
 
@@ -110,6 +115,7 @@ def _add_access(
     rules: RegistryRules,
     webhooks: Webhooks | None,
     collector: GarbageCollector,
+    oci: OciServices,
 ) -> None:
     """Authentication and authorisation of `/v2/`, the token endpoint, and the management API."""
     epoch = FileRevocationEpoch(settings.data_dir / "revocation-epoch")
@@ -134,7 +140,7 @@ def _add_access(
         public_url=settings.public_url,
         webhooks=webhooks,
         promotions=Promotions(metadata, rules, authorizer, access_store, clock),
-        images=ImageService(metadata, blob_store, authorizer),
+        images=ImageService(metadata, blob_store, authorizer, oci.pulls),
         maintenance=Maintenance(collector, AuditLog(access_store, clock)),
     )
     add_manage_routes(app)
@@ -186,6 +192,19 @@ def _every(seconds: float, what: str, job: Callable[[], Awaitable[int]], wait_fi
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+    return context
+
+
+def _running(task: Callable[[], Coroutine[Any, Any, None]]) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A background task that runs while the app runs, cancelled (and so finishing its work) at shutdown."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        running = asyncio.create_task(task())
+        yield
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
 
     return context
 

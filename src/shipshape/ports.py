@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
@@ -14,7 +14,15 @@ from shipshape.domain.events import RegistryEvent
 from shipshape.domain.manifests import Manifest
 from shipshape.domain.names import Reference
 from shipshape.domain.policies import RegistryPolicy
-from shipshape.domain.records import ManifestDeletion, PromotedImage, Provenance, StoredManifest, UploadSession
+from shipshape.domain.records import (
+    ManifestDeletion,
+    PromotedImage,
+    Provenance,
+    Pulls,
+    PullTally,
+    StoredManifest,
+    UploadSession,
+)
 from shipshape.domain.webhooks import Delivery, Webhook
 
 # Policy checks that must see the stored state in the transaction that changes it; they raise to refuse.
@@ -236,6 +244,14 @@ class UploadIndex(Protocol):
         ...
 
 
+class PullLog(Protocol):
+    """Where batches of pulls are written (`shipshape.services.pulls`)."""
+
+    async def record_pulls(self, tallies: Sequence[PullTally]) -> int:
+        """Add the tallies to their manifests' counts; returns how many manifests were found."""
+        ...
+
+
 class MetadataStore(BlobIndex, ManifestIndex, PromotionIndex, UploadIndex, Protocol):
     """Everything the registry records in SQL. Services depend on the narrower parts."""
 
@@ -393,6 +409,7 @@ class ImageRecord:
     manifest: StoredManifest
     provenance: Provenance
     tags: tuple[str, ...]  # sorted
+    pulls: Pulls = field(default_factory=Pulls)
 
 
 class ImageRecords(Protocol):

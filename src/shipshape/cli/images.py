@@ -42,6 +42,8 @@ def show(
     _section(["ANNOTATION", "VALUE", "FROM"], notes, "No annotations or config labels.")
     referrers = [[short(r["digest"]), r["artifact_type"] or "-"] for r in image["referrers"]]
     _section(["REFERRER", "ARTIFACT TYPE"], referrers, "No referrers (signatures, SBOMs, attestations).")
+    pulls = [[p["puller"], str(p["count"]), when(p["last_pulled"], seconds=True)] for p in image["pulls"]]
+    _section(["PULLED BY", "PULLS", "LAST PULLED"], pulls, "Never pulled.")
 
 
 def _fields(image: dict[str, Any]) -> list[tuple[str, str]]:
@@ -62,6 +64,8 @@ def _fields(image: dict[str, Any]) -> list[tuple[str, str]]:
         ("source", trace["source"] or "-"),
         ("version", trace["version"] or "-"),
         ("built", trace["created"] or "-"),
+        ("last pulled", when(image["last_pulled"], seconds=True) if image["last_pulled"] else "never"),
+        ("pulls", str(image["pull_count"])),
     ]
     if config is not None:
         fields.append(("config", f"{short(config['digest'])} ({format_size(config['size'])})"))

@@ -73,3 +73,32 @@ class ManifestDeletion:
     subject: str | None  # the manifest it refers to, if it is a referrer
     subject_tags: Sequence[str] = ()  # the subject's tags
     other_referrer_types: Sequence[str | None] = ()  # artifact types of the subject's remaining referrers
+
+
+@dataclass(frozen=True, slots=True)
+class PullTally:
+    """Pulls of one manifest by one puller since the last batch was written."""
+
+    repository: str
+    digest: str
+    puller: str  # a credential's or member's username, or `anonymous`
+    count: int
+    last_pulled_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PullCount:
+    """How often one puller pulled a manifest, and when last."""
+
+    puller: str
+    count: int
+    last_pulled_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Pulls:
+    """A manifest's pulls: in all, and per puller (most recent first)."""
+
+    count: int = 0
+    last_pulled_at: datetime | None = None
+    by: tuple[PullCount, ...] = ()

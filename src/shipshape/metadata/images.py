@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import Connection, and_, select
 
 from shipshape.domain.names import Reference
-from shipshape.domain.records import Arrival, Provenance, StoredManifest
-from shipshape.metadata import manifests
+from shipshape.domain.records import Arrival, Provenance, Pulls, StoredManifest
+from shipshape.metadata import manifests, pulls
 from shipshape.metadata.tables import manifest_children, repositories, tags
 from shipshape.metadata.tables import manifests as table
 from shipshape.ports import ImageRecord
@@ -29,7 +29,8 @@ _PROVENANCE = (
     table.c.built_by_ci,
 )
 # One indexed lookup each: repositories by name, manifests by (repository_id, digest), tags by primary key.
-_IN_REPOSITORY = select(table.c.repository_id, *_MANIFEST, *_PROVENANCE).join_from(
+_PULLS = (table.c.pull_count, table.c.last_pulled_at)
+_IN_REPOSITORY = select(table.c.repository_id, table.c.id, *_MANIFEST, *_PROVENANCE, *_PULLS).join_from(
     table, repositories, repositories.c.id == table.c.repository_id
 )
 _BY_TAG = _IN_REPOSITORY.join(
@@ -63,9 +64,9 @@ def record(connection: Connection, repository: str, reference: Reference) -> Ima
     row = connection.execute(query).first()
     if row is None:
         return None
-    repository_id, *columns = row
+    repository_id, manifest_id, *columns = row
     stored = manifests.stored(repository, columns[: len(_MANIFEST)])
-    via, actor, credential, promoted_from, built_by_ci = columns[len(_MANIFEST) :]
+    via, actor, credential, promoted_from, built_by_ci, pull_count, last_pulled_at = columns[len(_MANIFEST) :]
     names = connection.scalars(
         select(tags.c.name)
         .where(tags.c.repository_id == repository_id, tags.c.manifest_digest == stored.digest)
@@ -75,6 +76,7 @@ def record(connection: Connection, repository: str, reference: Reference) -> Ima
         manifest=stored,
         provenance=Provenance(Arrival(via), actor, credential, promoted_from, bool(built_by_ci)),
         tags=tuple(names),
+        pulls=Pulls(int(pull_count), last_pulled_at, tuple(pulls.pullers(connection, manifest_id))),
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -15,8 +15,8 @@ from sqlalchemy.exc import DBAPIError
 
 from shipshape.domain.manifests import Manifest
 from shipshape.domain.names import Reference
-from shipshape.domain.records import PromotedImage, Provenance, StoredManifest, UploadSession
-from shipshape.metadata import blob_links, images, manifests, promotions, repositories, tags, uploads
+from shipshape.domain.records import PromotedImage, Provenance, PullTally, StoredManifest, UploadSession
+from shipshape.metadata import blob_links, images, manifests, promotions, pulls, repositories, tags, uploads
 from shipshape.metadata.engine import (
     SQLITE_BUSY_TIMEOUT_MS,
     database_url,
@@ -141,6 +141,13 @@ class SqlMetadataStore:
                 connection, source, digest, target, tag, now, provenance, may_move_tag
             )
         )
+
+    # PullLog
+
+    async def record_pulls(self, tallies: Sequence[PullTally]) -> int:
+        for tally in tallies:
+            require_aware(tally.last_pulled_at)
+        return await self._write(lambda connection: pulls.record(connection, tallies))
 
     # ImageRecords
 

@@ -13,9 +13,10 @@ from shipshape.domain.digests import Digest
 from shipshape.domain.errors import ManifestUnknown, TagInvalid
 from shipshape.domain.manifests import Descriptor, Manifest, parse_manifest
 from shipshape.domain.names import Reference, parse_image_reference
-from shipshape.domain.records import Provenance, StoredManifest
+from shipshape.domain.records import Provenance, Pulls, StoredManifest
 from shipshape.ports import ImageRecords, LocalFile
 from shipshape.services.authorization import Authorizer
+from shipshape.services.pulls import PullRecorder
 
 MAX_CONFIG_BYTES = 1024 * 1024  # an image config is a few KiB; anything past this is not read
 # The OCI annotations (or config labels, where docker, podman and buildah put them) that trace an image to its
@@ -76,6 +77,7 @@ class ImageDetails:
     manifest: StoredManifest
     provenance: Provenance
     tags: tuple[str, ...]
+    pulls: Pulls
     labels: dict[str, str]  # the config's `config.Labels`
     config: Descriptor | None  # None for an index
     layers: tuple[Descriptor, ...]
@@ -91,10 +93,13 @@ class ImageDetails:
 
 
 class ImageService:
-    def __init__(self, store: ImageStore, blobs: ConfigBlobs, authorizer: Authorizer) -> None:
+    def __init__(
+        self, store: ImageStore, blobs: ConfigBlobs, authorizer: Authorizer, pulls: PullRecorder | None = None
+    ) -> None:
         self._store = store
         self._blobs = blobs
         self._authorizer = authorizer
+        self._pulls = pulls
 
     async def show(self, principal: Principal, reference: str) -> ImageDetails:
         """The image `reference` (`registry/repo:tag` or `registry/repo@sha256:…`) names, for a caller who may
@@ -103,6 +108,8 @@ class ImageService:
         if parsed is None:
             raise TagInvalid(f"show which image? name it by tag or digest, e.g. {reference}:latest")
         await self._authorizer.require(principal, repository, Action.PULL)
+        if self._pulls is not None:
+            await self._pulls.flush()  # this process's latest pulls, not the last batch's
         record = await self._store.image_record(repository, parsed)
         if record is None:
             raise await self._unknown(repository, parsed)
@@ -116,6 +123,7 @@ class ImageService:
             manifest=stored,
             provenance=record.provenance,
             tags=record.tags,
+            pulls=record.pulls,
             labels=await self._labels(config) if config is not None else {},
             config=config,
             layers=manifest.blobs[1:],

@@ -84,6 +84,12 @@ class ReferrerOut(Response):
     artifact_type: str | None
 
 
+class PullOut(Response):
+    puller: str = Field(description="The credential's or member's username, or anonymous")
+    count: int
+    last_pulled: datetime
+
+
 class ImageOut(Response):
     repository: str
     digest: str
@@ -100,3 +106,6 @@ class ImageOut(Response):
     manifests: list[ChildImageOut] = Field(description="The manifests an index lists; empty for an image")
     size: int = Field(description="Bytes: config and layers; for an index, the distinct blobs of its images")
     referrers: list[ReferrerOut] = Field(description="Signatures, SBOMs and attestations attached to this digest")
+    last_pulled: datetime | None = Field(description="When the manifest was last pulled (GET); None: never")
+    pull_count: int = Field(description="How often it was pulled, in all")
+    pulls: list[PullOut] = Field(description="Who pulled it (credentials, members, anonymous), most recent first")

@@ -13,6 +13,7 @@ from shipshape.api.manage.image_models import (
     ImageQuery,
     PlatformOut,
     ProvenanceOut,
+    PullOut,
     ReferrerOut,
     TraceabilityOut,
 )
@@ -53,6 +54,9 @@ def image_out(image: ImageDetails) -> ImageOut:
         manifests=[_child(child) for child in image.children],
         size=image.size,
         referrers=[ReferrerOut(digest=r.digest, artifact_type=r.artifact_type) for r in image.referrers],
+        last_pulled=image.pulls.last_pulled_at,
+        pull_count=image.pulls.count,
+        pulls=[PullOut(puller=p.puller, count=p.count, last_pulled=p.last_pulled_at) for p in image.pulls.by],
     )
 
 

@@ -12,6 +12,7 @@ from shipshape.domain.digests import Digest
 from shipshape.domain.names import validate_name
 from shipshape.services.blobs import BlobService
 from shipshape.services.manifests import ManifestService
+from shipshape.services.pulls import PullRecorder
 from shipshape.services.uploads import UploadService
 
 BODY_CHUNK = 1024 * 1024
@@ -23,6 +24,7 @@ class OciServices:
     blobs: BlobService
     manifests: ManifestService
     metrics: RegistryMetrics
+    pulls: PullRecorder | None = None  # None: pull tracking is off
 
 
 SERVICES = web.AppKey("oci_services", OciServices)

@@ -19,6 +19,8 @@ async def get_manifest(request: web.Request) -> web.Response:
     stored = await oci.manifests.pull(name, reference, accept)
     if request.method == "GET":
         oci.metrics.manifest_pulls.inc()
+        if oci.pulls is not None:
+            oci.pulls.record(name, stored.digest, caller_of(request).principal)
     # aiohttp sends the headers (Content-Length included) but no body for HEAD.
     return web.Response(
         body=stored.payload,
