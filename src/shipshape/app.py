@@ -36,6 +36,7 @@ from shipshape.services.authorization import Authorizer
 from shipshape.services.blobs import BlobService
 from shipshape.services.garbage import GarbageCollector
 from shipshape.services.images import ImageService
+from shipshape.services.inventory import Inventory
 from shipshape.services.maintenance import Maintenance
 from shipshape.services.manifests import ManifestService
 from shipshape.services.policies import RegistryRules
@@ -78,7 +79,8 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
         # Webhooks: the event sink handlers publish to (`app[EVENTS]`), their management and background delivery.
         webhooks = _add_webhooks(app, settings, access_store, clock)
         rules = RegistryRules(access_store, clock, app[EVENTS])
-    collector = GarbageCollector(SqlLifecycleStore(metadata), blob_store, clock, settings.gc_grace)
+    lifecycle = SqlLifecycleStore(metadata)
+    collector = GarbageCollector(lifecycle, blob_store, clock, settings.gc_grace)
     app.cleanup_ctx.append(
         _every(
             settings.gc_interval.total_seconds(),
@@ -100,7 +102,9 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
     app[SERVICES] = oci
     add_routes(app)
     if access_store is not None and rules is not None:
-        _add_access(app, settings, clock, access_store, metadata, blob_store, rules, webhooks, collector, oci)
+        _add_access(
+            app, settings, clock, access_store, metadata, blob_store, rules, webhooks, collector, oci, lifecycle
+        )
     _add_operations(app, settings, metrics, oci)
     return app
 
@@ -116,6 +120,7 @@ def _add_access(
     webhooks: Webhooks | None,
     collector: GarbageCollector,
     oci: OciServices,
+    lifecycle: SqlLifecycleStore,
 ) -> None:
     """Authentication and authorisation of `/v2/`, the token endpoint, and the management API."""
     epoch = FileRevocationEpoch(settings.data_dir / "revocation-epoch")
@@ -142,6 +147,7 @@ def _add_access(
         promotions=Promotions(metadata, rules, authorizer, access_store, clock),
         images=ImageService(metadata, blob_store, authorizer, oci.pulls),
         maintenance=Maintenance(collector, AuditLog(access_store, clock)),
+        inventory=Inventory(lifecycle, metadata, oci.manifests, authorizer, oci.pulls),
     )
     add_manage_routes(app)
     app.router.add_get("/auth/token", token_endpoint, name="token")

@@ -1,4 +1,5 @@
-"""`shipshape image show REFERENCE`: an image's provenance, traceability annotations, sizes and referrers."""
+"""`shipshape image show|list|delete`: an image's provenance, traceability annotations, sizes, referrers and pulls;
+the images of a registry; deleting by tag or digest."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from shipshape.cli.client import path_part
 from shipshape.cli.options import Json, Server, connect
 from shipshape.cli.output import print_fields, print_json, print_table, when
 from shipshape.services.sizes import format_size
@@ -44,6 +46,57 @@ def show(
     _section(["REFERRER", "ARTIFACT TYPE"], referrers, "No referrers (signatures, SBOMs, attestations).")
     pulls = [[p["puller"], str(p["count"]), when(p["last_pulled"], seconds=True)] for p in image["pulls"]]
     _section(["PULLED BY", "PULLS", "LAST PULLED"], pulls, "Never pulled.")
+
+
+@images.command("list")
+def list_images(
+    ctx: typer.Context,
+    path: Annotated[str, typer.Argument(help="registry, or registry/repository")],
+    server: Server = None,
+    json: Json = False,
+) -> None:
+    """List the images of a registry or repository: tags, digest, size, when pushed and last pulled."""
+    registry, _, repository = path.partition("/")
+    query = {"repository": repository} if repository else None
+    with connect(ctx, server) as client:
+        found = client.get(f"/registries/{path_part(registry)}/images", query)["images"]
+    if json:
+        print_json(found)
+        return
+    rows = [
+        [
+            image["repository"],
+            ", ".join(image["tags"]) or "<untagged>",
+            short(image["digest"]),
+            format_size(image["size"]),
+            when(image["pushed"]),
+            when(image["last_pulled"]) if image["last_pulled"] else "never",
+        ]
+        for image in found
+    ]
+    print_table(["REPOSITORY", "TAGS", "DIGEST", "SIZE", "PUSHED", "LAST PULLED"], rows, f"No images in {path}.")
+
+
+@images.command("delete")
+def delete_image(
+    ctx: typer.Context,
+    reference: Annotated[str, typer.Argument(help="registry/repository:tag or registry/repository@sha256:…")],
+    server: Server = None,
+    json: Json = False,
+) -> None:
+    """Delete an image by digest (with all its tags), or a tag (and the image once no other tag points at it).
+    The registry's policies apply; garbage collection frees the bytes."""
+    with connect(ctx, server) as client:
+        deleted = client.request("DELETE", "/images", params={"reference": reference})
+    if json:
+        print_json(deleted)
+        return
+    where = f"{deleted['repository']}@{short(deleted['digest'])}"
+    if deleted["manifest_deleted"]:
+        tags = f" and its tag(s) {', '.join(deleted['tags_removed'])}" if deleted["tags_removed"] else ""
+        typer.echo(f"Deleted {where}{tags}.")
+    else:
+        typer.echo(f"Removed tag {', '.join(deleted['tags_removed'])} from {where}; {deleted['note']}.")
 
 
 def _fields(image: dict[str, Any]) -> list[tuple[str, str]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -102,3 +102,26 @@ class Pulls:
     count: int = 0
     last_pulled_at: datetime | None = None
     by: tuple[PullCount, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StoredImage:
+    """A manifest as listings and retention see it: where it is, its tags, what it references, when it was pushed
+    and pulled."""
+
+    repository: str  # the full path, `acme-dev/web/api`
+    digest: str
+    media_type: str
+    tags: tuple[str, ...]  # sorted
+    pushed_at: datetime  # when it arrived in the repository
+    tagged_at: datetime | None  # when one of its tags was last set
+    pull_count: int
+    last_pulled_at: datetime | None
+    subject: str | None  # for a referrer, the manifest it refers to
+    children: tuple[str, ...]  # for an index, the manifests it lists
+    blobs: Mapping[str, int]  # digest → size of the config and layers it references
+
+    @property
+    def last_pushed_at(self) -> datetime:
+        """When it arrived or was last tagged, whichever is later: a re-tag counts as a push."""
+        return max(self.pushed_at, self.tagged_at) if self.tagged_at is not None else self.pushed_at

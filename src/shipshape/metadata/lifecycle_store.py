@@ -1,4 +1,5 @@
-"""`SqlLifecycleStore`: garbage collection and job leases, on the metadata store's connections."""
+"""`SqlLifecycleStore`: garbage collection, the inventory retention and listings read, and job leases, on the
+metadata store's connections."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from functools import partial
 
 from sqlalchemy import Connection
 
-from shipshape.metadata import garbage, leases
+from shipshape.domain.records import StoredImage
+from shipshape.metadata import garbage, inventory, leases
 from shipshape.metadata.engine import require_aware
 from shipshape.metadata.garbage import Link
 from shipshape.metadata.store import SqlMetadataStore
@@ -63,6 +65,14 @@ class SqlLifecycleStore:
     async def collectable(self, before: datetime) -> tuple[int, int]:
         require_aware(before)
         return await self._database.read(lambda c: garbage.collectable(c, before))
+
+    # Inventory
+
+    async def images(self, registry: str, repository: str | None = None) -> list[StoredImage]:
+        return await self._database.read(lambda c: inventory.images(c, registry, repository))
+
+    async def blobs_referenced_outside(self, registry: str, digests: Sequence[str]) -> set[str]:
+        return await self._database.read(lambda c: inventory.blobs_referenced_outside(c, registry, list(digests)))
 
     # Job leases
 

@@ -10,6 +10,7 @@ from shipshape.domain.access import Principal
 from shipshape.ports import Clock
 from shipshape.services.administration import Actor, Administration
 from shipshape.services.images import ImageService
+from shipshape.services.inventory import Inventory
 from shipshape.services.maintenance import Maintenance
 from shipshape.services.promotion import Promotions
 from shipshape.services.webhooks import Webhooks
@@ -24,6 +25,7 @@ class ManageServices:
     promotions: Promotions | None = None
     images: ImageService | None = None
     maintenance: Maintenance | None = None
+    inventory: Inventory | None = None
 
 
 MANAGE = web.AppKey("manage_services", ManageServices)

@@ -6,8 +6,9 @@ from datetime import datetime
 
 from pydantic import Field
 
-from shipshape.api.manage.models import Duration, RequestBody, Response
+from shipshape.api.manage.models import Duration, Query, RequestBody, Response
 from shipshape.services.garbage import CollectionReport
+from shipshape.services.inventory import ImageDeletion, ListedImage
 
 
 class GcRequest(RequestBody):
@@ -38,4 +39,63 @@ class GcReport(Response):
             uploads_deleted=report.uploads_deleted,
             started_at=report.started_at,
             finished_at=report.finished_at,
+        )
+
+
+class ImageListQuery(Query):
+    repository: str | None = Field(
+        default=None, min_length=1, max_length=255, description="Only this repository of the registry, e.g. web/api"
+    )
+
+
+class ImageSummaryOut(Response):
+    repository: str = Field(description="The full path, registry/repository")
+    digest: str
+    media_type: str
+    tags: list[str]
+    size: int = Field(description="Bytes: config and layers; for an index, the distinct blobs of its images")
+    pushed: datetime = Field(description="When it arrived in the repository, or was last tagged if later")
+    last_pulled: datetime | None
+    pull_count: int
+
+    @classmethod
+    def of(cls, listed: ListedImage) -> ImageSummaryOut:
+        image = listed.image
+        return cls(
+            repository=image.repository,
+            digest=image.digest,
+            media_type=image.media_type,
+            tags=list(image.tags),
+            size=listed.size,
+            pushed=image.last_pushed_at,
+            last_pulled=image.last_pulled_at,
+            pull_count=image.pull_count,
+        )
+
+
+class ImageSummaryList(Response):
+    images: list[ImageSummaryOut]
+
+
+class ImageDeleteQuery(Query):
+    reference: str = Field(min_length=3, max_length=512, description="registry/repository:tag or …@sha256:…")
+
+
+class ImageDeletionOut(Response):
+    repository: str
+    digest: str
+    tags_removed: list[str]
+    manifest_deleted: bool = Field(
+        description="False when only the tag went (the image has other tags, or an index lists it)"
+    )
+    note: str | None
+
+    @classmethod
+    def of(cls, deletion: ImageDeletion) -> ImageDeletionOut:
+        return cls(
+            repository=deletion.repository,
+            digest=deletion.digest,
+            tags_removed=list(deletion.tags_removed),
+            manifest_deleted=deletion.manifest_deleted,
+            note=deletion.note,
         )

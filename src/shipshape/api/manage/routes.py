@@ -151,6 +151,18 @@ OPERATIONS: tuple[Operation, ...] = (
         "images", im.ImageOut, query=im.ImageQuery, errors=(400, 404), machines=True,
     ),
     Operation(
+        "GET", "/registries/{name}/images", lifecycle.list_images, "listImages",
+        "List a registry's images (or one repository's): tags, digest, size, pushed, last pulled. Members and"
+        " machine credentials see the repositories they may pull", "images", lm.ImageSummaryList,
+        query=lm.ImageListQuery, errors=(400, 404), machines=True,
+    ),
+    Operation(
+        "DELETE", "/images", lifecycle.delete_image, "deleteImage",
+        "Delete an image by digest (with its tags), or a tag (and the image once no other tag points at it);"
+        " the registry's policies apply. Members and machine credentials that may delete there may call it",
+        "images", lm.ImageDeletionOut, query=lm.ImageDeleteQuery, errors=(400, 404, 409), machines=True,
+    ),
+    Operation(
         "POST", "/gc", lifecycle.collect_garbage, "collectGarbage",
         "Run garbage collection now (server administrators): delete blobs and uploads nothing references, older"
         " than the grace period; pushes and pulls go on meanwhile", "lifecycle", lm.GcReport,
