@@ -34,7 +34,7 @@ from shipshape.services.audit import AuditLog
 from shipshape.services.authentication import Authenticator, LoginPolicy
 from shipshape.services.authorization import Authorizer
 from shipshape.services.blobs import BlobService
-from shipshape.services.garbage import GarbageCollector
+from shipshape.services.garbage import GarbageCollector, process_identity
 from shipshape.services.images import ImageService
 from shipshape.services.inventory import Inventory
 from shipshape.services.maintenance import Maintenance
@@ -42,6 +42,7 @@ from shipshape.services.manifests import ManifestService
 from shipshape.services.policies import RegistryRules
 from shipshape.services.promotion import Promotions
 from shipshape.services.pulls import PullRecorder
+from shipshape.services.retention import Retention
 from shipshape.services.uploads import UploadService
 from shipshape.services.webhook_delivery import DeliveryPolicy, WebhookDeliverer
 from shipshape.services.webhooks import Webhooks
@@ -51,7 +52,8 @@ from shipshape.storage.filesystem import FilesystemBlobStore
 log = logging.getLogger("shipshape")
 
 FAILED_LOGIN_MEMORY = timedelta(days=1)  # longer than any lockout window
-DELIVERY_MEMORY = timedelta(days=30)  # finished webhook deliveries are kept this long
+DELIVERY_MEMORY = timedelta(days=30)
+RETENTION_FIRST_RUN = 600.0  # seconds after a start  # finished webhook deliveries are kept this long
 # One client address may fail this many times more than one identity: a NAT hides many honest users.
 ADDRESS_FAILURES_FACTOR = 5
 API_VERSION_HEADER = ("Docker-Distribution-API-Version", "registry/2.0")
@@ -86,7 +88,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
             settings.gc_interval.total_seconds(),
             "garbage collection deleted blobs",
             collector.collect_if_free,
-            wait_first=True,
+            first_after=settings.gc_interval.total_seconds(),
         )
     )
     pulls = PullRecorder(metadata, clock) if settings.pull_tracking else None
@@ -139,6 +141,9 @@ def _add_access(
         clock=clock,
         public_url=settings.public_url,
     )
+    retention = Retention(
+        access_store, lifecycle, metadata, clock, AuditLog(access_store, clock), process_identity(), rules, oci.pulls
+    )
     app[MANAGE] = ManageServices(
         administration=Administration(access_store, clock, authenticator, authorizer),
         clock=clock,
@@ -148,6 +153,7 @@ def _add_access(
         images=ImageService(metadata, blob_store, authorizer, oci.pulls),
         maintenance=Maintenance(collector, AuditLog(access_store, clock)),
         inventory=Inventory(lifecycle, metadata, oci.manifests, authorizer, oci.pulls),
+        retention=retention,
     )
     add_manage_routes(app)
     app.router.add_get("/auth/token", token_endpoint, name="token")
@@ -155,8 +161,17 @@ def _add_access(
     async def forget_failed_logins() -> int:
         return await access_store.forget_login_failures_before(clock.now() - FAILED_LOGIN_MEMORY)
 
+    app.cleanup_ctx.append(_close_on_exit(access_store))  # closed after the jobs below have stopped
     app.cleanup_ctx.append(_every(3600, "forgot old failed logins", forget_failed_logins))
-    app.cleanup_ctx.append(_close_on_exit(access_store))
+    app.cleanup_ctx.append(
+        _every(
+            settings.retention_interval.total_seconds(),
+            "retention deleted manifests",
+            retention.run_scheduled,
+            # Soon after a start too, so that a server restarted more often than the interval still applies rules.
+            first_after=min(settings.retention_interval.total_seconds(), RETENTION_FIRST_RUN),
+        )
+    )
 
 
 def _add_operations(app: web.Application, settings: Settings, metrics: RegistryMetrics, oci: OciServices) -> None:
@@ -176,13 +191,13 @@ def _add_operations(app: web.Application, settings: Settings, metrics: RegistryM
     )
 
 
-def _every(seconds: float, what: str, job: Callable[[], Awaitable[int]], wait_first: bool = False):  # type: ignore[no-untyped-def]
-    """A background task running `job` every `seconds` while the app runs (the first time at once, or after
-    `seconds` when `wait_first`); `job` returns how much it did."""
+def _every(seconds: float, what: str, job: Callable[[], Awaitable[int]], first_after: float = 0.0):  # type: ignore[no-untyped-def]
+    """A background task running `job` every `seconds` while the app runs, the first time `first_after` seconds
+    after the start; `job` returns how much it did."""
 
     async def loop() -> None:
-        if wait_first:
-            await asyncio.sleep(seconds)
+        if first_after:
+            await asyncio.sleep(first_after)
         while True:
             try:
                 done = await job()

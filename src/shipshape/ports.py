@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from shipshape.domain.access import Account, AuditEvent, Credential, Member, Registry
 from shipshape.domain.digests import Digest
@@ -289,7 +289,20 @@ class AccessStore(Protocol):
         ...
 
     async def delete_registry(self, name: str) -> None:
-        """Raises `NameUnknown` if absent and `Conflict` while it holds repositories."""
+        """Raises `NameUnknown` if absent and `Conflict` while it holds images."""
+        ...
+
+    async def retention_document(self, name: str) -> dict[str, Any] | None:
+        """The registry's retention rules as stored (`shipshape.domain.retention`); None: none. `NameUnknown` if
+        absent."""
+        ...
+
+    async def set_retention_document(self, name: str, document: dict[str, Any] | None) -> None:
+        """Replace the registry's retention rules (None: none). `NameUnknown` if absent."""
+        ...
+
+    async def registries_with_retention(self) -> list[str]:
+        """Names of the registries with retention rules, sorted."""
         ...
 
     async def add_member(self, member: Member, password_hash: str, now: datetime) -> None: ...

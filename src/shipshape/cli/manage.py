@@ -1,5 +1,6 @@
-"""The management commands (`account`, `registry`, `member`, `credential`, `k8s`, `webhook`, `image`, `gc`, `promote`,
-`audit`, `login`): each one a client of the management API, added to the `shipshape` command by `register`."""
+"""The management commands (`account`, `registry`, `member`, `credential`, `k8s`, `webhook`, `image`, `retention`,
+`gc`, `promote`, `audit`, `login`): each one a client of the management API, added to the `shipshape` command by
+`register`."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from shipshape.cli.members import members
 from shipshape.cli.options import GlobalOptions, Server
 from shipshape.cli.promotion import promote
 from shipshape.cli.registries import registries
+from shipshape.cli.retention import retention
 from shipshape.cli.session import login, logout
 from shipshape.cli.webhooks import webhooks
 
@@ -36,5 +38,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(webhooks, name="webhook")
     app.add_typer(images, name="image")
     app.add_typer(garbage, name="gc")
+    app.add_typer(retention, name="retention")
     app.command("promote")(promote)
     app.command("audit")(audit)

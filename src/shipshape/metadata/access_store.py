@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import Any
 
 from shipshape.domain.access import Account, AuditEvent, Credential, Member, Registry
 from shipshape.domain.policies import RegistryPolicy
@@ -55,6 +56,15 @@ class SqlAccessStore:
 
     async def delete_registry(self, name: str) -> None:
         await self._write(lambda connection: registries.remove(connection, name))
+
+    async def retention_document(self, name: str) -> dict[str, Any] | None:
+        return await self._read(lambda connection: registries.retention(connection, name))
+
+    async def set_retention_document(self, name: str, document: dict[str, Any] | None) -> None:
+        await self._write(lambda connection: registries.set_retention(connection, name, document))
+
+    async def registries_with_retention(self) -> list[str]:
+        return await self._read(registries.with_retention)
 
     # Members
 

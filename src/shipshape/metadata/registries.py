@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, Connection, and_, delete, or_, select, upd
 from shipshape.domain.access import Environment, Registry
 from shipshape.domain.errors import Conflict, NameUnknown
 from shipshape.domain.policies import RegistryPolicy, policy_from_document
+from shipshape.domain.retention import retention_preset
 from shipshape.metadata import accounts, conflicts, repositories, tables
 from shipshape.metadata.tables import registries, repository_blobs, upload_sessions
 
@@ -38,6 +39,7 @@ def create(connection: Connection, registry: Registry, now: datetime) -> None:
             environment=registry.environment.value,
             public=registry.public,
             policy=registry.rules.document(),  # written out, so that a later change of the presets changes nothing
+            retention=retention_preset(registry.environment).document(),
             created_at=now,
         )
         .on_conflict_do_nothing()
@@ -131,4 +133,30 @@ def _registry(row: Sequence[Any]) -> Registry:
         environment=Environment(environment),
         public=bool(public),
         policy=None if policy is None else policy_from_document(policy),
+    )
+
+
+def retention(connection: Connection, name: str) -> dict[str, Any] | None:
+    """The registry's retention document (None: no rules); `NameUnknown` if there is no such registry."""
+    row = connection.execute(select(registries.c.retention).where(registries.c.name == name)).first()
+    if row is None:
+        raise NameUnknown(f"registry {name!r} does not exist", detail={"registry": name})
+    return None if row.retention is None else dict(row.retention)
+
+
+def set_retention(connection: Connection, name: str, document: dict[str, Any] | None) -> None:
+    """Replace the registry's retention document (None: no rules); `NameUnknown` if there is no such registry."""
+    changed = connection.execute(
+        update(registries).where(registries.c.name == name).values(retention=document)
+    ).rowcount
+    if not changed:
+        raise NameUnknown(f"registry {name!r} does not exist", detail={"registry": name})
+
+
+def with_retention(connection: Connection) -> list[str]:
+    """Names of the registries that have retention rules, sorted."""
+    return list(
+        connection.scalars(
+            select(registries.c.name).where(registries.c.retention.isnot(None)).order_by(registries.c.name)
+        )
     )

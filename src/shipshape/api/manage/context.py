@@ -13,6 +13,7 @@ from shipshape.services.images import ImageService
 from shipshape.services.inventory import Inventory
 from shipshape.services.maintenance import Maintenance
 from shipshape.services.promotion import Promotions
+from shipshape.services.retention import Retention
 from shipshape.services.webhooks import Webhooks
 
 
@@ -26,6 +27,7 @@ class ManageServices:
     images: ImageService | None = None
     maintenance: Maintenance | None = None
     inventory: Inventory | None = None
+    retention: Retention | None = None
 
 
 MANAGE = web.AppKey("manage_services", ManageServices)

@@ -14,8 +14,15 @@ from shipshape.api.manage.lifecycle_models import (
     ImageListQuery,
     ImageSummaryList,
     ImageSummaryOut,
+    RetentionOut,
+    RetentionReportOut,
+    RetentionSet,
 )
-from shipshape.api.manage.wire import read_body, read_query, respond
+from shipshape.api.manage.wire import no_content, read_body, read_query, respond
+from shipshape.domain.access import Registry
+from shipshape.domain.errors import PolicyInvalid, Unsupported
+from shipshape.domain.retention import RetentionPolicy
+from shipshape.services.retention import Retention
 
 
 async def collect_garbage(request: web.Request) -> web.Response:
@@ -44,3 +51,49 @@ async def delete_image(request: web.Request) -> web.Response:
     if inventory is None:
         return error_response("UNAVAILABLE", 503, "deleting images is not available on this server")
     return respond(ImageDeletionOut.of(await inventory.delete_image(request[PRINCIPAL], query.reference)))
+
+
+def _retention(request: web.Request) -> Retention:
+    retention = services(request).retention
+    if retention is None:
+        raise Unsupported("retention is not available on this server")
+    return retention
+
+
+async def show_retention(request: web.Request) -> web.Response:
+    registry, policy = await _retention(request).show(actor(request), request.match_info["name"])
+    return respond(_retention_out(registry, policy))
+
+
+async def set_retention(request: web.Request) -> web.Response:
+    body = await read_body(request, RetentionSet)
+    if (body.document is None) == (not body.preset):
+        raise PolicyInvalid("send either document (the rules as YAML or JSON text) or preset: true, not both")
+    name = request.match_info["name"]
+    policy = await _retention(request).set(actor(request), name, body.document, preset=body.preset)
+    registry, _ = await _retention(request).show(actor(request), name)
+    return respond(_retention_out(registry, policy))
+
+
+async def clear_retention(request: web.Request) -> web.Response:
+    await _retention(request).set(actor(request), request.match_info["name"], None)
+    return no_content()
+
+
+async def preview_retention(request: web.Request) -> web.Response:
+    report = await _retention(request).preview(actor(request), request.match_info["name"])
+    return respond(RetentionReportOut.of(report))
+
+
+async def run_retention(request: web.Request) -> web.Response:
+    report = await _retention(request).run(actor(request), request.match_info["name"])
+    return respond(RetentionReportOut.of(report))
+
+
+def _retention_out(registry: Registry, policy: RetentionPolicy | None) -> RetentionOut:
+    return RetentionOut(
+        registry=registry.name,
+        environment=registry.environment.value,
+        rules=policy.document() if policy is not None else None,
+        yaml=policy.to_yaml() if policy is not None else None,
+    )

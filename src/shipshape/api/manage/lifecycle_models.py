@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import Field
 
 from shipshape.api.manage.models import Duration, Query, RequestBody, Response
 from shipshape.services.garbage import CollectionReport
 from shipshape.services.inventory import ImageDeletion, ListedImage
+from shipshape.services.retention import Candidate, RetentionReport
 
 
 class GcRequest(RequestBody):
@@ -98,4 +100,69 @@ class ImageDeletionOut(Response):
             tags_removed=list(deletion.tags_removed),
             manifest_deleted=deletion.manifest_deleted,
             note=deletion.note,
+        )
+
+
+MAX_RETENTION_DOCUMENT = 64 * 1024
+
+
+class RetentionSet(RequestBody):
+    document: str | None = Field(
+        default=None, max_length=MAX_RETENTION_DOCUMENT, description="The rules as YAML or JSON text"
+    )
+    preset: bool = Field(default=False, description="Use the registry environment's preset rules instead")
+
+
+class RetentionOut(Response):
+    registry: str
+    environment: str
+    rules: dict[str, Any] | None = Field(description="The rules in their canonical form; null: none, nothing expires")
+    yaml: str | None = Field(description="The same rules as YAML, ready to edit and set again")
+
+
+class CandidateOut(Response):
+    repository: str
+    digest: str
+    tags: list[str]
+    size: int = Field(description="Bytes the image references (config and layers)")
+    rule: str = Field(description="The expire rule that selected it")
+    reason: str
+
+
+class KeptOut(Response):
+    repository: str
+    digest: str
+    tags: list[str]
+    rule: str = Field(description="The expire rule that selected it")
+    reason: str = Field(description="What keeps it: a keep rule, a recent pull, an immutable tag, its index")
+
+
+class RetentionReportOut(Response):
+    registry: str
+    ran: bool = Field(description="False for a preview")
+    candidates: list[CandidateOut] = Field(description="What the run deleted (preview: would delete), in order")
+    bytes: int = Field(description="Bytes freed once garbage collection runs (blobs nothing else references)")
+    kept: list[KeptOut]
+    skipped: list[CandidateOut] = Field(description="Of a run: planned but changed meanwhile, left alone")
+    at: datetime | None
+
+    @classmethod
+    def of(cls, report: RetentionReport) -> RetentionReportOut:
+        def candidate(found: Candidate) -> CandidateOut:
+            return CandidateOut(
+                repository=found.repository, digest=found.digest, tags=list(found.tags), size=found.size,
+                rule=found.rule, reason=found.reason,
+            )  # fmt: skip
+
+        return cls(
+            registry=report.registry,
+            ran=report.ran,
+            candidates=[candidate(found) for found in report.candidates],
+            bytes=report.bytes,
+            kept=[
+                KeptOut(repository=k.repository, digest=k.digest, tags=list(k.tags), rule=k.rule, reason=k.reason)
+                for k in report.kept
+            ],
+            skipped=[candidate(found) for found in report.skipped],
+            at=report.at,
         )

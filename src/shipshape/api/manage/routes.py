@@ -163,6 +163,29 @@ OPERATIONS: tuple[Operation, ...] = (
         "images", lm.ImageDeletionOut, query=lm.ImageDeleteQuery, errors=(400, 404, 409), machines=True,
     ),
     Operation(
+        "GET", "/registries/{name}/retention", lifecycle.show_retention, "showRetention",
+        "A registry's retention rules (null: none)", "retention", lm.RetentionOut, errors=_READ,
+    ),
+    Operation(
+        "PUT", "/registries/{name}/retention", lifecycle.set_retention, "setRetention",
+        "Replace a registry's retention rules with a YAML or JSON document, or its environment's preset",
+        "retention", lm.RetentionOut, body=lm.RetentionSet, errors=(404, 422),
+    ),
+    Operation(
+        "DELETE", "/registries/{name}/retention", lifecycle.clear_retention, "clearRetention",
+        "Remove a registry's retention rules: nothing expires any more", "retention", None, 204, errors=_READ,
+    ),
+    Operation(
+        "GET", "/registries/{name}/retention/preview", lifecycle.preview_retention, "previewRetention",
+        "Exactly what a retention run would delete now, the rule that selects each, what stays and why, and the"
+        " bytes it would free", "retention", lm.RetentionReportOut, errors=_READ,
+    ),
+    Operation(
+        "POST", "/registries/{name}/retention/run", lifecycle.run_retention, "runRetention",
+        "Apply the retention rules now: deletes what the preview lists, each deletion audited", "retention",
+        lm.RetentionReportOut, errors=(404, 409),
+    ),
+    Operation(
         "POST", "/gc", lifecycle.collect_garbage, "collectGarbage",
         "Run garbage collection now (server administrators): delete blobs and uploads nothing references, older"
         " than the grace period; pushes and pulls go on meanwhile", "lifecycle", lm.GcReport,
