@@ -126,9 +126,9 @@ class RetentionPolicy:
 
 
 def format_duration(value: timedelta) -> str:
-    """`30d`, `12h`, `90s`: the largest unit that divides the duration exactly."""
+    """`30d`, `12h`, `90s`: the largest unit (up to days) that divides the duration exactly."""
     seconds = int(value.total_seconds())
-    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds and seconds % size == 0:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"
@@ -168,7 +168,10 @@ def retention_from_document(document: object) -> RetentionPolicy:
             raise RetentionInvalid(f"rule {index} ({name}): the name is used by rule {names.index(name) + 1} too")
     protection = DEFAULT_PROTECTION
     if "protect-pulled-within" in document:
-        protection = _duration(document["protect-pulled-within"], "protect-pulled-within")
+        try:
+            protection = _duration(document["protect-pulled-within"], "protect-pulled-within")
+        except PolicyInvalid as error:
+            raise RetentionInvalid(error.message) from None
     return RetentionPolicy(parsed, protection)
 
 
@@ -286,7 +289,7 @@ def _duration(value: object, name: str) -> timedelta:
             raise ValueError
         return parse_duration(value)
     except (ValueError, OverflowError):
-        raise RetentionInvalid(f"field '{name}' must be a duration such as 12h, 30d or 2w, not {value!r}") from None
+        raise PolicyInvalid(f"field '{name}' must be a duration such as 12h, 30d or 2w, not {value!r}") from None
 
 
 def _boolean(value: object, name: str) -> bool:
