@@ -58,15 +58,16 @@ def drop_unreferenced_links(connection: Connection, links: Sequence[Link], befor
     if not deleted:
         return 0
     # Check after: a manifest that referenced one of them committed while the delete waited for its lock.
-    referenced = set(
-        connection.execute(
+    referenced = {
+        (repository_id, digest)
+        for repository_id, digest in connection.execute(
             select(manifest_blobs.c.repository_id, manifest_blobs.c.digest).where(
                 tuple_(manifest_blobs.c.repository_id, manifest_blobs.c.digest).in_(
                     [(row.repository_id, row.digest) for row in deleted]
                 )
             )
-        ).tuples()
-    )
+        )
+    }
     restore = [
         {"repository_id": row.repository_id, "digest": row.digest, "created_at": row.created_at}
         for row in deleted

@@ -43,12 +43,11 @@ class SqlLifecycleStore:
     async def forget_blobs(self, digests: Sequence[str], delete_bytes: Callable[[str], Awaitable[None]]) -> list[str]:
         """Delete the bytes and rows of those of `digests` still marked `deleting`, in one transaction."""
 
+        # Made here, on the event loop, which they run on from the writer thread.
+        removers = {digest: self._database.blocking(partial(delete_bytes, digest)) for digest in digests}
+
         def change(connection: Connection) -> list[str]:
-            return [
-                digest
-                for digest in digests
-                if garbage.forget_blob(connection, digest, self._database.blocking(partial(delete_bytes, digest)))
-            ]
+            return [digest for digest in digests if garbage.forget_blob(connection, digest, removers[digest])]
 
         return await self._database.write(change)
 
