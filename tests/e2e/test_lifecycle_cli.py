@@ -35,6 +35,11 @@ def admin(acme: Acme) -> ShipshapeCli:
     return acme.world.admin
 
 
+def pipeline(acme: Acme) -> ShipshapeCli:
+    """The CLI as CI runs it, with the ci credential (pull, push, delete in every acme registry)."""
+    return acme.world.cli("pipeline", acme.ci.username, acme.ci.secret)
+
+
 def push(skopeo: Skopeo, acme: Acme, image: OciLayoutImage, target: str) -> str:
     skopeo.copy(image.ref, f"docker://{acme.address}/{target}", "--dest-creds", acme.ci.creds)
     inspected = skopeo.run(
@@ -54,8 +59,8 @@ def test_image_show_names_the_credentials_that_pulled_it(
             "--src-creds", cluster.creds,
         )  # fmt: skip
 
-    shown = admin(acme).json("image", "show", "acme-prod/web/api:v1.4.2")
-    table = admin(acme).run("image", "show", "acme-prod/web/api:v1.4.2").stdout.decode()
+    shown = pipeline(acme).json("image", "show", "acme-prod/web/api:v1.4.2")
+    table = pipeline(acme).run("image", "show", "acme-prod/web/api:v1.4.2").stdout.decode()
 
     assert shown["digest"] == digest
     by = {pull["puller"]: pull["count"] for pull in shown["pulls"]}
@@ -67,16 +72,16 @@ def test_image_show_names_the_credentials_that_pulled_it(
 def test_list_delete_retention_and_gc_free_the_bytes(
     acme: Acme, skopeo: Skopeo, make_oci_image: Callable[..., OciLayoutImage], e2e_tmp: Path
 ) -> None:
-    cli = admin(acme)
+    cli, ci = admin(acme), pipeline(acme)
     kept = push(skopeo, acme, make_oci_image(files={"k": b"kept release"}), "acme-dev/shop:v1.0.0")
     doomed = push(skopeo, acme, make_oci_image(files={"d": b"doomed build"}), "acme-dev/shop:build-7")
     by_hand = push(skopeo, acme, make_oci_image(files={"h": b"deleted by hand"}), "acme-dev/shop:pr-3")
 
-    listed = cli.json("image", "list", "acme-dev/shop")
+    listed = ci.json("image", "list", "acme-dev/shop")
     assert sorted(image["tags"][0] for image in listed) == ["build-7", "pr-3", "v1.0.0"]
-    assert "REPOSITORY" in cli.run("image", "list", "acme-dev").stdout.decode()
+    assert "REPOSITORY" in ci.run("image", "list", "acme-dev").stdout.decode()
 
-    deleted = cli.json("image", "delete", "acme-dev/shop:pr-3")
+    deleted = ci.json("image", "delete", "acme-dev/shop:pr-3")
     assert deleted["digest"] == by_hand and deleted["manifest_deleted"]
 
     rules = e2e_tmp / "rules.yaml"
@@ -96,7 +101,7 @@ def test_list_delete_retention_and_gc_free_the_bytes(
     collected = cli.json("gc", "run", "--grace", "0s")
     assert collected["blobs_deleted"] >= 2  # the two deleted images' own layers (and configs)
     assert collected["bytes_freed"] > 0
-    assert [image["digest"] for image in cli.json("image", "list", "acme-dev/shop")] == [kept]
+    assert [image["digest"] for image in ci.json("image", "list", "acme-dev/shop")] == [kept]
     skopeo.copy(
         f"docker://{acme.address}/acme-dev/shop:v1.0.0", f"oci:{e2e_tmp / 'back'}:v1", "--src-creds", acme.ci.creds
     )
