@@ -27,7 +27,7 @@ log = logging.getLogger("shipshape.gc")
 GC_JOB = "gc"
 LEASE = timedelta(minutes=5)  # renewed after every batch; a crashed run's lease runs out after this
 BATCH = 500
-FORGET_BATCH = 100  # blobs whose bytes one transaction deletes
+FORGET_BATCH = 50  # blobs whose bytes one transaction deletes (the write lock is held meanwhile)
 Link = tuple[int, str]
 
 
