@@ -34,9 +34,10 @@ from shipshape.services.audit import AuditLog
 from shipshape.services.authentication import Authenticator, LoginPolicy
 from shipshape.services.authorization import Authorizer
 from shipshape.services.blobs import BlobService
-from shipshape.services.garbage import GarbageCollector, process_identity
+from shipshape.services.garbage import GarbageCollector
 from shipshape.services.images import ImageService
 from shipshape.services.inventory import Inventory
+from shipshape.services.jobs import process_identity
 from shipshape.services.maintenance import Maintenance
 from shipshape.services.manifests import ManifestService
 from shipshape.services.policies import RegistryRules

@@ -46,10 +46,12 @@ class Acme:
 
 
 @contextlib.contextmanager
-def acme_world(prefix: str, extra_registries: tuple[tuple[str, str], ...] = ()) -> Iterator[Acme]:
+def acme_world(
+    prefix: str, extra_registries: tuple[tuple[str, str], ...] = (), extra_args: tuple[str, ...] = ()
+) -> Iterator[Acme]:
     """An `--auth` server with `acme-dev`, `acme-stage`, `acme-prod` (and `extra_registries`) in the account
     `acme`, each with its environment's preset policy; skipped on the Distribution target like every auth test."""
-    with auth_world(prefix) as world:
+    with auth_world(prefix, extra_args) as world:
         world.admin.run("account", "create", "acme")
         registries = (*REGISTRIES, *extra_registries)
         for name, environment in registries:

@@ -28,6 +28,16 @@ def acquire(connection: Connection, job: str, holder: str, now: datetime, until:
     return bool(taken)
 
 
+def take_over(connection: Connection, job: str, old_holder: str, holder: str, now: datetime, until: datetime) -> bool:
+    """Move the lease of `job` from `old_holder` to `holder`, if `old_holder` still holds it."""
+    taken = connection.execute(
+        update(job_leases)
+        .where(job_leases.c.name == job, job_leases.c.holder == old_holder)
+        .values(holder=holder, expires_at=until, started_at=now)
+    ).rowcount
+    return bool(taken)
+
+
 def renew(connection: Connection, job: str, holder: str, until: datetime) -> bool:
     """Move the lease's end to `until` if `holder` still holds it."""
     renewed = connection.execute(

@@ -84,6 +84,12 @@ class SqlLifecycleStore:
         require_aware(until)
         return await self._database.write(lambda c: leases.renew(c, job, holder, until))
 
+    async def take_over_lease(self, job: str, old_holder: str, holder: str, now: datetime, until: datetime) -> bool:
+        """Take the lease from `old_holder` (a process known to be gone) if it still holds it."""
+        require_aware(now)
+        require_aware(until)
+        return await self._database.write(lambda c: leases.take_over(c, job, old_holder, holder, now, until))
+
     async def release_lease(self, job: str, holder: str) -> None:
         await self._database.write(lambda c: leases.release(c, job, holder))
 

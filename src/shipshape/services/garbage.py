@@ -10,9 +10,6 @@ process: a job lease in the database.
 from __future__ import annotations
 
 import logging
-import os
-import socket
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,6 +18,7 @@ from typing import Protocol
 from shipshape.domain.digests import Digest
 from shipshape.domain.errors import DigestInvalid, JobBusy
 from shipshape.ports import Clock, StoredBytes
+from shipshape.services.jobs import acquire_lease, process_identity
 
 log = logging.getLogger("shipshape.gc")
 
@@ -64,6 +62,8 @@ class GarbageStore(Protocol):
 
     async def lease_holder(self, job: str, now: datetime) -> tuple[str, datetime] | None: ...
 
+    async def take_over_lease(self, job: str, old_holder: str, holder: str, now: datetime, until: datetime) -> bool: ...
+
 
 class CollectedBytes(Protocol):
     """The blob store, as garbage collection uses it."""
@@ -91,11 +91,6 @@ class CollectionReport:
     finished_at: datetime
 
 
-def process_identity() -> str:
-    """Who holds a lease: host, process and a random part (a pid can be reused after a crash)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
 class GarbageCollector:
     def __init__(
         self,
@@ -118,7 +113,7 @@ class GarbageCollector:
         before = started - grace
         if dry_run:
             return await self._preview(grace, before, started)
-        if not await self._store.acquire_lease(GC_JOB, self._holder, started, started + LEASE):
+        if not await acquire_lease(self._store, GC_JOB, self._holder, started, started + LEASE):
             raise await self._busy()
         try:
             links = await self._drop_links(before)

@@ -22,6 +22,7 @@ from shipshape.policy.retention import KeptManifest, PlannedDeletion, RetentionC
 from shipshape.ports import AccessStore, Clock, ManifestDeleteGuard
 from shipshape.services import rights
 from shipshape.services.audit import Actor, AuditLog
+from shipshape.services.jobs import acquire_lease
 from shipshape.services.policies import RegistryRules
 from shipshape.services.pulls import PullRecorder
 from shipshape.services.registries import known_registry
@@ -42,6 +43,10 @@ class RetentionInventory(Protocol):
     async def renew_lease(self, job: str, holder: str, until: datetime) -> bool: ...
 
     async def release_lease(self, job: str, holder: str) -> None: ...
+
+    async def lease_holder(self, job: str, now: datetime) -> tuple[str, datetime] | None: ...
+
+    async def take_over_lease(self, job: str, old_holder: str, holder: str, now: datetime, until: datetime) -> bool: ...
 
 
 class ManifestDeleter(Protocol):
@@ -154,7 +159,7 @@ class Retention:
 
     async def _leased(self, registry: Registry, actor: str, remote: str | None) -> RetentionReport:
         job, now = f"retention:{registry.name}", self._clock.now()
-        if not await self._inventory.acquire_lease(job, self._holder, now, now + LEASE):
+        if not await acquire_lease(self._inventory, job, self._holder, now, now + LEASE):
             raise JobBusy(f"retention of {registry.name} is already running: wait for it to finish")
         try:
             plan = await self._plan(registry)

@@ -52,8 +52,14 @@ class UploadService:
     async def start(self, repository: str) -> UploadSession:
         now = self._clock.now()
         session = UploadSession(id=uuid.uuid4().hex, repository=repository, created_at=now, updated_at=now)
-        await self._blobs.start_upload(session.id)
+        # The session's row first: garbage collection deletes upload files no session knows, and must never see
+        # this one's file before its row.
         await self._uploads.create_upload(session)
+        try:
+            await self._blobs.start_upload(session.id)
+        except BaseException:
+            await self._uploads.delete_upload(session.id)
+            raise
         return session
 
     async def mount(self, repository: str, digest: Digest, source: str | None, may_pull: MayPull) -> bool:
