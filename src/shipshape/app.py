@@ -27,6 +27,7 @@ from shipshape.metadata import open_metadata_store
 from shipshape.metadata.access_store import SqlAccessStore, open_access_store
 from shipshape.metadata.lifecycle_store import SqlLifecycleStore
 from shipshape.metadata.store import SqlMetadataStore
+from shipshape.metadata.usage_store import SqlUsageStore
 from shipshape.metadata.webhook_store import SqlWebhookStore, open_webhook_store
 from shipshape.ports import AccessStore, Clock
 from shipshape.services.administration import Administration
@@ -43,6 +44,7 @@ from shipshape.services.manifests import ManifestService
 from shipshape.services.policies import RegistryRules
 from shipshape.services.promotion import Promotions
 from shipshape.services.pulls import PullRecorder
+from shipshape.services.quotas import Quotas
 from shipshape.services.retention import Retention
 from shipshape.services.uploads import UploadService
 from shipshape.services.webhook_delivery import DeliveryPolicy, WebhookDeliverer
@@ -77,11 +79,12 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
     app.cleanup_ctx.append(_close_on_exit(metadata))
     # With authentication off there are no registries, hence no policies and no events.
     access_store = open_access_store(settings.metadata_url) if settings.auth else None
-    rules, webhooks = None, None
+    rules, webhooks, quotas = None, None, None
     if access_store is not None:
         # Webhooks: the event sink handlers publish to (`app[EVENTS]`), their management and background delivery.
         webhooks = _add_webhooks(app, settings, access_store, clock)
         rules = RegistryRules(access_store, clock, app[EVENTS])
+        quotas = Quotas(SqlUsageStore(metadata), access_store, rules, clock)
     lifecycle = SqlLifecycleStore(metadata)
     collector = GarbageCollector(lifecycle, blob_store, clock, settings.gc_grace)
     app.cleanup_ctx.append(
@@ -96,9 +99,9 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
     if pulls is not None:
         app.cleanup_ctx.append(_running(pulls.run))
     oci = OciServices(
-        uploads=UploadService(blob_store, metadata, metadata, clock),
+        uploads=UploadService(blob_store, metadata, metadata, clock, quotas),
         blobs=BlobService(blob_store, metadata),
-        manifests=ManifestService(metadata, clock, rules),
+        manifests=ManifestService(metadata, clock, rules, quotas),
         metrics=metrics,
         pulls=pulls,
     )

@@ -271,6 +271,10 @@ class AccessStore(Protocol):
 
     async def list_accounts(self) -> list[Account]: ...
 
+    async def set_account_quota(self, name: str, quota_bytes: int) -> Account:
+        """Raises `NameUnknown` if the account does not exist."""
+        ...
+
     async def create_registry(self, registry: Registry, now: datetime) -> None:
         """Raises `NameUnknown` if the account does not exist."""
         ...

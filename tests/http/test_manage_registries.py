@@ -33,6 +33,7 @@ async def test_create_show_list_delete(api: ManageApi) -> None:
             "manifest_creators": "ci-or-promotion",
             "promotion_sources": ["env:staging"],
             "require_signature": False,
+            "max_image_size": None,
         },
     }
     assert (await api.get("/registries/acme-prod")).body == created.body

@@ -65,7 +65,7 @@ async def test_the_secret_is_shown_once_and_never_audited(api: ManageApi) -> Non
     assert secret not in json.dumps(events) and "t0ken" not in json.dumps(events)
     assert newest["detail"] == {
         "url": "https://hooks.example/shipshape",
-        "events": "delete,policy-refusal,promotion,push",
+        "events": "delete,policy-refusal,promotion,push,usage-alert",
     }
 
 

@@ -6,9 +6,10 @@ from typing import Annotated, Any
 
 import typer
 
+from shipshape.cli.client import path_part
 from shipshape.cli.options import Json, Server, connect
 from shipshape.cli.output import print_json, print_table, when
-from shipshape.services.sizes import format_size
+from shipshape.domain.sizes import format_size
 
 accounts = typer.Typer(no_args_is_help=True, help="Accounts (tenants): created by server administrators.")
 
@@ -48,6 +49,23 @@ def create(
     }
     with connect(ctx, server) as client:
         account = client.post("/accounts", {key: value for key, value in body.items() if value is not None})
+    if json:
+        print_json(account)
+    else:
+        print_table(["NAME", "QUOTA", "CREDENTIAL LIFETIME / MAX", "CREATED"], _rows([account]), "")
+
+
+@accounts.command("set-quota")
+def set_quota(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Account name")],
+    size: Annotated[str, typer.Argument(help="The new quota: 500MiB, 10GiB, 2GB or plain bytes")],
+    server: Server = None,
+    json: Json = False,
+) -> None:
+    """Change an account's storage quota (server administrators). Pushes past it are refused."""
+    with connect(ctx, server) as client:
+        account = client.request("PUT", f"/accounts/{path_part(name)}/quota", {"quota": size})
     if json:
         print_json(account)
     else:

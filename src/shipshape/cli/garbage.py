@@ -8,7 +8,7 @@ import typer
 
 from shipshape.cli.options import Json, Server, connect
 from shipshape.cli.output import print_fields, print_json
-from shipshape.services.sizes import format_size
+from shipshape.domain.sizes import format_size
 
 garbage = typer.Typer(no_args_is_help=True, help="Garbage collection: free the bytes nothing references.")
 

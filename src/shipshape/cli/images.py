@@ -10,7 +10,7 @@ import typer
 from shipshape.cli.client import path_part
 from shipshape.cli.options import Json, Server, connect
 from shipshape.cli.output import print_fields, print_json, print_table, when
-from shipshape.services.sizes import format_size
+from shipshape.domain.sizes import format_size
 
 images = typer.Typer(no_args_is_help=True, help="Images: what is stored, where it came from, what it weighs.")
 _SHORT_DIGEST = 12  # hex characters in tables, as docker shows image ids; --json has them in full

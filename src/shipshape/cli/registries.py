@@ -11,6 +11,7 @@ from shipshape.cli.options import Account, Json, Server, connect
 from shipshape.cli.output import print_fields, print_json, print_table
 from shipshape.domain.access import Environment
 from shipshape.domain.policies import PRESETS, ManifestCreators, TagMutability
+from shipshape.domain.sizes import format_size
 
 registries = typer.Typer(no_args_is_help=True, help="Registries: the first path component of every image name.")
 COLUMNS = ["NAME", "ACCOUNT", "ENVIRONMENT", "PUBLIC"]
@@ -100,6 +101,9 @@ def set_(
         bool | None,
         typer.Option("--require-signature/--no-require-signature", help="Tag only images with a signature"),
     ] = None,
+    max_image_size: Annotated[
+        str | None, typer.Option(help="Refuse images larger than this, e.g. 2GiB; 0 turns the limit off")
+    ] = None,
     server: Server = None,
     json: Json = False,
 ) -> None:
@@ -113,6 +117,7 @@ def set_(
         "manifest_creators": manifest_creators.value if manifest_creators else None,
         "promotion_sources": _listed(promotion_sources),
         "require_signature": require_signature,
+        "max_image_size": max_image_size,
     }
     changes |= {key: value for key, value in given.items() if value is not None}
     if not changes:
@@ -140,6 +145,7 @@ def _print_registry(registry: dict[str, Any], json: bool) -> None:
             ("manifest creators", policy["manifest_creators"]),
             ("promotion sources", ", ".join(policy["promotion_sources"]) or "-"),
             ("require signature", "yes" if policy["require_signature"] else "no"),
+            ("max image size", format_size(policy["max_image_size"]) if policy.get("max_image_size") else "no limit"),
         ]
     )
 

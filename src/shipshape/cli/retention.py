@@ -12,7 +12,7 @@ from shipshape.cli.client import fail, path_part
 from shipshape.cli.images import short
 from shipshape.cli.options import Json, Server, connect
 from shipshape.cli.output import print_json, print_table
-from shipshape.services.sizes import format_size
+from shipshape.domain.sizes import format_size
 
 retention = typer.Typer(no_args_is_help=True, help="Retention rules: which images expire, previewed before they go.")
 Registry = Annotated[str, typer.Argument(help="The registry")]

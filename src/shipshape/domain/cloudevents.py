@@ -15,6 +15,7 @@ EVENT_TYPES: dict[EventKind, str] = {
     EventKind.DELETE: "dev.shipshape.image.deleted",
     EventKind.PROMOTION: "dev.shipshape.image.promoted",
     EventKind.POLICY_REFUSAL: "dev.shipshape.policy.refused",
+    EventKind.USAGE_ALERT: "dev.shipshape.usage.alert",
 }
 
 

@@ -14,6 +14,7 @@ class EventKind(StrEnum):
     DELETE = "delete"
     PROMOTION = "promotion"
     POLICY_REFUSAL = "policy-refusal"
+    USAGE_ALERT = "usage-alert"  # an account's storage usage crossed 80% or 90% of its quota
 
 
 @dataclass(frozen=True, slots=True)

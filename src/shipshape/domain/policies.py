@@ -63,6 +63,7 @@ class RegistryPolicy:
     manifest_creators: ManifestCreators = ManifestCreators.ANY
     promotion_sources: tuple[str, ...] = ()  # registry names or `env:<environment>` (the account's registries)
     require_signature: bool = False
+    max_image_size: int | None = None  # bytes: config, layers and manifest together; None: no limit
 
     def tag_is_immutable(self, tag: str) -> bool:
         if self.tag_mutability is TagMutability.MUTABLE:
@@ -90,6 +91,7 @@ class RegistryPolicy:
             "manifest_creators": self.manifest_creators.value,
             "promotion_sources": list(self.promotion_sources),
             "require_signature": self.require_signature,
+            "max_image_size": self.max_image_size,
         }
 
     def updated(self, changes: Mapping[str, object]) -> RegistryPolicy:
@@ -102,6 +104,7 @@ class RegistryPolicy:
 
 
 _FIELDS = tuple(RegistryPolicy().document())
+_OPTIONAL_FIELDS = ("max_image_size",)  # added later: documents stored before it lack it
 
 PRESETS: dict[Environment, RegistryPolicy] = {
     Environment.DEVELOPMENT: RegistryPolicy(),
@@ -127,7 +130,7 @@ def preset(environment: Environment) -> RegistryPolicy:
 
 def policy_from_document(document: Mapping[str, object]) -> RegistryPolicy:
     """Validate a whole policy document (as `RegistryPolicy.document` writes it); raises `PolicyInvalid`."""
-    missing = [name for name in _FIELDS if name not in document]
+    missing = [name for name in _FIELDS if name not in document and name not in _OPTIONAL_FIELDS]
     if missing:
         raise PolicyInvalid(f"policy document lacks {', '.join(missing)}")
     return RegistryPolicy(
@@ -140,6 +143,7 @@ def policy_from_document(document: Mapping[str, object]) -> RegistryPolicy:
             _promotion_source(entry) for entry in _strings(document["promotion_sources"], "promotion_sources")
         ),
         require_signature=_boolean(document["require_signature"], "require_signature"),
+        max_image_size=_optional_size(document.get("max_image_size"), "max_image_size"),
     )
 
 
@@ -237,6 +241,15 @@ def _choice(kind: type[_E], value: object, field: str) -> _E:
     except ValueError:
         choices = ", ".join(member.value for member in kind)
         raise PolicyInvalid(f"{field} must be one of {choices}, not {value!r}") from None
+
+
+def _optional_size(value: object, field: str) -> int | None:
+    """Bytes, or None for no limit (0 and null both turn it off)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise PolicyInvalid(f"{field} must be a size in bytes (0 or null: no limit), not {value!r}")
+    return value or None
 
 
 def _boolean(value: object, field: str) -> bool:

@@ -34,6 +34,9 @@ class SqlAccessStore:
     async def get_account(self, name: str) -> Account | None:
         return await self._read(lambda connection: accounts.get(connection, name))
 
+    async def set_account_quota(self, name: str, quota_bytes: int) -> Account:
+        return await self._write(lambda connection: accounts.set_quota(connection, name, quota_bytes))
+
     async def list_accounts(self) -> list[Account]:
         return await self._read(accounts.list_all)
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, bindparam, select, update
 
 from shipshape.domain.access import Account
 from shipshape.domain.errors import Conflict, NameUnknown
@@ -46,6 +46,15 @@ def create(connection: Connection, account: Account) -> None:
 def get(connection: Connection, name: str) -> Account | None:
     row = connection.execute(select(*_COLUMNS).where(accounts.c.name == name)).first()
     return None if row is None else _account(row)
+
+
+def set_quota(connection: Connection, name: str, quota_bytes: int) -> Account:
+    """Change the account's storage quota; raise `NameUnknown` if there is no such account."""
+    require_id(connection, name)
+    connection.execute(update(accounts).where(accounts.c.name == name).values(quota_bytes=quota_bytes))
+    found = get(connection, name)
+    assert found is not None
+    return found
 
 
 def list_all(connection: Connection) -> list[Account]:

@@ -177,6 +177,18 @@ accounts = sa.Table(
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.Column("credential_lifetime_seconds", sa.BigInteger(), nullable=False),
     sa.Column("credential_max_lifetime_seconds", sa.BigInteger(), nullable=False),
+    # The highest usage alert level (percent of the quota) already raised; back to 0 when usage falls below it.
+    sa.Column("usage_alert_level", sa.Integer(), nullable=False, server_default="0"),
+)
+
+# One row per account (registry "") and per registry of it per day: the day's latest usage.
+usage_snapshots = sa.Table(
+    "usage_snapshots",
+    metadata,
+    sa.Column("account", NAME, primary_key=True),
+    sa.Column("registry", NAME, primary_key=True),
+    sa.Column("day", sa.Date(), primary_key=True),
+    sa.Column("bytes", sa.BigInteger(), nullable=False),
 )
 
 registries = sa.Table(

@@ -60,6 +60,18 @@ class Accounts:
         )
         return account
 
+    async def set_quota(self, actor: Actor, name: str, quota_bytes: int) -> Account:
+        """A server administrator changes an account's storage quota; pushes meet it within seconds."""
+        async with self._audit.failures(actor, "account.set-quota", name, account=name):
+            await self._audit.enforce(actor, rights.may_create_account(actor.member), "account.set-quota", name, name)
+            before = await known_account(self._store, name)
+            account = await self._store.set_account_quota(name, quota_bytes)
+        await self._audit.record(
+            actor, "account.set-quota", name, account=name,
+            detail={"quota_bytes": str(quota_bytes), "previous_quota_bytes": str(before.quota_bytes)},
+        )  # fmt: skip
+        return account
+
     async def list_accounts(self, actor: Actor) -> list[Account]:
         """Every account for a server administrator; the member's own otherwise."""
         if rights.is_server_admin(actor.member):

@@ -91,6 +91,9 @@ class Administration:
             actor, name, quota_bytes, credential_lifetime, credential_max_lifetime
         )
 
+    async def set_account_quota(self, actor: Actor, name: str, quota_bytes: int) -> Account:
+        return await self.accounts.set_quota(actor, name, quota_bytes)
+
     async def list_accounts(self, actor: Actor) -> list[Account]:
         return await self.accounts.list_accounts(actor)
 

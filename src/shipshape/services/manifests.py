@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Protocol
 
 from shipshape.domain import media_types as mt
 from shipshape.domain.access import Anonymous, Principal, Registry
@@ -15,6 +16,7 @@ from shipshape.domain.names import Reference
 from shipshape.domain.records import ManifestDeletion, StoredManifest
 from shipshape.policy.creators import check_push
 from shipshape.policy.deletion import check_deletion
+from shipshape.policy.image_size import check_image_size
 from shipshape.policy.refusals import enforce
 from shipshape.policy.tags import check_tag_delete, check_tag_move, check_tag_name
 from shipshape.policy.trust import check_signed
@@ -25,10 +27,23 @@ from shipshape.services.policies import RegistryRules, pushed_by
 DEFAULT_PLATFORM = {"os": "linux", "architecture": "amd64"}
 
 
+class ManifestAdmission(Protocol):
+    """The storage quota, as a manifest push meets it (`shipshape.services.quotas`)."""
+
+    async def admit_manifest(self, registry: Registry, repository: str, digest: str, size: int) -> None: ...
+
+
 class ManifestService:
     """`rules` is None when authentication is off: then there are no registries, so no policies and no events."""
 
-    def __init__(self, index: ManifestIndex, clock: Clock, rules: RegistryRules | None = None) -> None:
+    def __init__(
+        self,
+        index: ManifestIndex,
+        clock: Clock,
+        rules: RegistryRules | None = None,
+        quota: ManifestAdmission | None = None,
+    ) -> None:
+        self._quota = quota
         self._index = index
         self._clock = clock
         self._rules = rules
@@ -57,6 +72,9 @@ class ManifestService:
             enforce(check_push(registry, principal or Anonymous()))
             if tag is not None:
                 enforce(check_tag_name(registry, tag))
+            enforce(check_image_size(registry, manifest))
+            if self._quota is not None:
+                await self._quota.admit_manifest(registry, repository, digest, len(payload))
 
             # Judged inside the write transaction, on what is stored then.
             def may_move(current: str) -> None:

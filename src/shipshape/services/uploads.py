@@ -12,13 +12,27 @@ import uuid
 from collections.abc import AsyncIterable, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Protocol
 
 from shipshape.domain.digests import Digest, Hasher, new_hasher
-from shipshape.domain.errors import BlobUnknown, BlobUploadInvalid, BlobUploadUnknown, DigestInvalid, RangeInvalid
+from shipshape.domain.errors import (
+    BlobUnknown,
+    BlobUploadInvalid,
+    BlobUploadUnknown,
+    DigestInvalid,
+    PolicyRefused,
+    RangeInvalid,
+)
 from shipshape.domain.records import UploadSession
 from shipshape.ports import BlobIndex, BlobStore, Clock, UploadIndex
 
 MayPull = Callable[[str], Awaitable[bool]]
+
+
+class BlobAdmission(Protocol):
+    """The storage quota, as uploads and mounts meet it (`shipshape.services.quotas`)."""
+
+    async def admit_blob(self, repository: str, digest: str, size: int) -> None: ...
 
 
 @dataclass(slots=True)
@@ -41,7 +55,15 @@ class ChunkRange:
 
 
 class UploadService:
-    def __init__(self, blobs: BlobStore, index: BlobIndex, uploads: UploadIndex, clock: Clock) -> None:
+    def __init__(
+        self,
+        blobs: BlobStore,
+        index: BlobIndex,
+        uploads: UploadIndex,
+        clock: Clock,
+        quota: BlobAdmission | None = None,
+    ) -> None:
+        self._quota = quota
         self._blobs = blobs
         self._index = index
         self._uploads = uploads
@@ -74,6 +96,11 @@ class UploadService:
             size = await self._index.linked_blob_size(candidate, str(digest))
             if size is None:
                 continue
+            if self._quota is not None:
+                try:
+                    await self._quota.admit_blob(repository, str(digest), size)
+                except PolicyRefused:
+                    return False  # the client uploads it instead, and is refused with the quota's message
             try:
                 await self._index.link_stored_blob(repository, str(digest))
             except BlobUnknown:
@@ -116,6 +143,12 @@ class UploadService:
                 raise DigestInvalid(
                     f"uploaded content has digest {actual}, not {digest}: the upload was cancelled, push again"
                 )
+            if self._quota is not None:
+                try:
+                    await self._quota.admit_blob(repository, str(digest), size)
+                except PolicyRefused:
+                    await self._discard(upload_id)  # nothing is stored
+                    raise
             await self._blobs.seal_upload(upload_id)
 
             async def commit() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from shipshape.api.manage.context import actor, services
-from shipshape.api.manage.models import AccountCreate, AccountList, AccountOut, Me
+from shipshape.api.manage.models import AccountCreate, AccountList, AccountOut, Me, QuotaSet
 from shipshape.api.manage.wire import read_body, respond
 
 
@@ -24,3 +24,11 @@ async def create_account(request: web.Request) -> web.Response:
         actor(request), body.name, body.quota, body.credential_lifetime, body.credential_max_lifetime
     )
     return respond(AccountOut.of(account), status=201)
+
+
+async def set_quota(request: web.Request) -> web.Response:
+    body = await read_body(request, QuotaSet)
+    account = await services(request).administration.set_account_quota(
+        actor(request), request.match_info["name"], body.quota
+    )
+    return respond(AccountOut.of(account))

@@ -28,6 +28,7 @@ from shipshape.domain.access import (
 from shipshape.domain.durations import parse_duration
 from shipshape.domain.errors import CredentialRequestInvalid, NameInvalid
 from shipshape.domain.policies import MAX_PATTERNS, ManifestCreators, RegistryPolicy, TagMutability
+from shipshape.domain.sizes import SIZE_PATTERN, parse_size
 from shipshape.services import pull_secrets
 from shipshape.services.administration import (
     GLOB_PATTERN,
@@ -41,7 +42,6 @@ from shipshape.services.administration import (
     validate_name,
 )
 from shipshape.services.rights import is_server_admin
-from shipshape.services.sizes import SIZE_PATTERN, parse_size
 
 DURATION_PATTERN = r"^[0-9]{1,9}[smhdw]?$"
 REGISTRY_PATTERN = r"^[a-z0-9]+([._-][a-z0-9]+)*$"
@@ -236,6 +236,9 @@ class PolicyOut(Response):
         description="Registries that may promote into this one: names, or env:<environment> for the account's"
     )
     require_signature: bool = Field(description="A tag may point only at an image with a signature referrer")
+    max_image_size: int | None = Field(
+        default=None, description="Largest image in bytes (config, layers and manifest together); null: no limit"
+    )
 
     @classmethod
     def of(cls, policy: RegistryPolicy) -> PolicyOut:
@@ -252,6 +255,11 @@ class PolicyChange(RequestBody):
     manifest_creators: ManifestCreators | None = None
     promotion_sources: PolicyList | None = None
     require_signature: bool | None = None
+    max_image_size: Size | None = Field(default=None, description="Largest image, e.g. 2GiB; 0 turns the limit off")
+
+
+class QuotaSet(RequestBody):
+    quota: Size = Field(description="The account's storage quota, such as 500MiB, 10GiB, 2GB or plain bytes")
 
 
 class RegistryOut(Response):

@@ -47,6 +47,11 @@ OPERATIONS: tuple[Operation, ...] = (
         "accounts", m.AccountOut, 201, body=m.AccountCreate, errors=(409,),
     ),
     Operation(
+        "PUT", "/accounts/{name}/quota", accounts.set_quota, "setAccountQuota",
+        "Change an account's storage quota (server administrators)", "accounts", m.AccountOut,
+        body=m.QuotaSet, errors=(404,),
+    ),
+    Operation(
         "GET", "/registries", registries.list_registries, "listRegistries", "List registries", "registries",
         m.RegistryList, query=m.AccountQuery, errors=_READ,
     ),

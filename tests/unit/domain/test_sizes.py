@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shipshape.services.sizes import format_size, parse_size
+from shipshape.domain.sizes import format_size, parse_size
 
 
 @pytest.mark.parametrize(
