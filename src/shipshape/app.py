@@ -47,6 +47,7 @@ from shipshape.services.pulls import PullRecorder
 from shipshape.services.quotas import Quotas
 from shipshape.services.retention import Retention
 from shipshape.services.uploads import UploadService
+from shipshape.services.usage import UsageReports
 from shipshape.services.webhook_delivery import DeliveryPolicy, WebhookDeliverer
 from shipshape.services.webhooks import Webhooks
 from shipshape.storage.epoch import FileRevocationEpoch
@@ -55,8 +56,9 @@ from shipshape.storage.filesystem import FilesystemBlobStore
 log = logging.getLogger("shipshape")
 
 FAILED_LOGIN_MEMORY = timedelta(days=1)  # longer than any lockout window
-DELIVERY_MEMORY = timedelta(days=30)
-RETENTION_FIRST_RUN = 600.0  # seconds after a start  # finished webhook deliveries are kept this long
+DELIVERY_MEMORY = timedelta(days=30)  # finished webhook deliveries are kept this long
+RETENTION_FIRST_RUN = 600.0  # seconds after a start before the first scheduled retention run
+USAGE_SNAPSHOT_INTERVAL = 6 * 3600.0  # the day's usage snapshot is refreshed this often
 # One client address may fail this many times more than one identity: a NAT hides many honest users.
 ADDRESS_FAILURES_FACTOR = 5
 API_VERSION_HEADER = ("Docker-Distribution-API-Version", "registry/2.0")
@@ -148,6 +150,7 @@ def _add_access(
     retention = Retention(
         access_store, lifecycle, metadata, clock, AuditLog(access_store, clock), process_identity(), rules, oci.pulls
     )
+    usage = UsageReports(SqlUsageStore(metadata), lifecycle, access_store, AuditLog(access_store, clock), clock)
     app[MANAGE] = ManageServices(
         administration=Administration(access_store, clock, authenticator, authorizer),
         clock=clock,
@@ -158,6 +161,7 @@ def _add_access(
         maintenance=Maintenance(collector, AuditLog(access_store, clock)),
         inventory=Inventory(lifecycle, metadata, oci.manifests, authorizer, oci.pulls),
         retention=retention,
+        usage=usage,
     )
     add_manage_routes(app)
     app.router.add_get("/auth/token", token_endpoint, name="token")
@@ -176,6 +180,7 @@ def _add_access(
             first_after=min(settings.retention_interval.total_seconds(), RETENTION_FIRST_RUN),
         )
     )
+    app.cleanup_ctx.append(_every(USAGE_SNAPSHOT_INTERVAL, "usage snapshots of accounts", usage.snapshot_all))
 
 
 def _add_operations(app: web.Application, settings: Settings, metrics: RegistryMetrics, oci: OciServices) -> None:

@@ -18,6 +18,7 @@ from shipshape.cli.promotion import promote
 from shipshape.cli.registries import registries
 from shipshape.cli.retention import retention
 from shipshape.cli.session import login, logout
+from shipshape.cli.usage import usage
 from shipshape.cli.webhooks import webhooks
 
 
@@ -41,3 +42,4 @@ def register(app: typer.Typer) -> None:
     app.add_typer(retention, name="retention")
     app.command("promote")(promote)
     app.command("audit")(audit)
+    app.command("usage")(usage)

@@ -14,6 +14,7 @@ from shipshape.services.inventory import Inventory
 from shipshape.services.maintenance import Maintenance
 from shipshape.services.promotion import Promotions
 from shipshape.services.retention import Retention
+from shipshape.services.usage import UsageReports
 from shipshape.services.webhooks import Webhooks
 
 
@@ -28,6 +29,7 @@ class ManageServices:
     maintenance: Maintenance | None = None
     inventory: Inventory | None = None
     retention: Retention | None = None
+    usage: UsageReports | None = None
 
 
 MANAGE = web.AppKey("manage_services", ManageServices)

@@ -18,11 +18,13 @@ from shipshape.api.manage import (
     members,
     promotions,
     registries,
+    usage,
     webhooks,
 )
 from shipshape.api.manage import image_models as im
 from shipshape.api.manage import lifecycle_models as lm
 from shipshape.api.manage import models as m
+from shipshape.api.manage import usage_models as um
 from shipshape.api.manage import webhook_models as wm
 from shipshape.api.manage.context import ACTOR, MANAGE, PRINCIPAL
 from shipshape.api.manage.errors import error_response, json_errors
@@ -195,6 +197,12 @@ OPERATIONS: tuple[Operation, ...] = (
         "Run garbage collection now (server administrators): delete blobs and uploads nothing references, older"
         " than the grace period; pushes and pulls go on meanwhile", "lifecycle", lm.GcReport,
         body=lm.GcRequest, body_required=False, errors=(409,),
+    ),
+    Operation(
+        "GET", "/usage", usage.show_usage, "showUsage",
+        "What an account (or one registry) stores against the account's quota: totals, per registry and"
+        " repository, the largest images and layers, images not pulled, growth since the previous tag, daily"
+        " history", "usage", um.UsageOut, query=um.UsageQuery, errors=_READ,
     ),
 )  # fmt: skip
 
