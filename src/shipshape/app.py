@@ -109,10 +109,11 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
     )
     app[SERVICES] = oci
     add_routes(app)
-    if access_store is not None and rules is not None:
+    if access_store is not None and rules is not None and quotas is not None:
         _add_access(
-            app, settings, clock, access_store, metadata, blob_store, rules, webhooks, collector, oci, lifecycle
-        )
+            app, settings, clock, access_store, metadata, blob_store, rules, webhooks, collector, oci, lifecycle,
+            quotas,
+        )  # fmt: skip
     _add_operations(app, settings, metrics, oci)
     return app
 
@@ -129,6 +130,7 @@ def _add_access(
     collector: GarbageCollector,
     oci: OciServices,
     lifecycle: SqlLifecycleStore,
+    quotas: Quotas,
 ) -> None:
     """Authentication and authorisation of `/v2/`, the token endpoint, and the management API."""
     epoch = FileRevocationEpoch(settings.data_dir / "revocation-epoch")
@@ -152,7 +154,7 @@ def _add_access(
     )
     usage = UsageReports(SqlUsageStore(metadata), lifecycle, access_store, AuditLog(access_store, clock), clock)
     app[MANAGE] = ManageServices(
-        administration=Administration(access_store, clock, authenticator, authorizer),
+        administration=Administration(access_store, clock, authenticator, authorizer, quotas.forget),
         clock=clock,
         public_url=settings.public_url,
         webhooks=webhooks,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from shipshape.domain.access import (
@@ -26,7 +27,10 @@ async def known_account(store: AccessStore, name: str) -> Account:
 
 
 class Accounts:
-    def __init__(self, store: AccessStore, clock: Clock, audit: AuditLog) -> None:
+    def __init__(
+        self, store: AccessStore, clock: Clock, audit: AuditLog, quota_changed: Callable[[str], None] | None = None
+    ) -> None:
+        self._quota_changed = quota_changed  # this process's quota check forgets what it knew of the account
         self._store = store
         self._clock = clock
         self._audit = audit
@@ -66,6 +70,8 @@ class Accounts:
             await self._audit.enforce(actor, rights.may_create_account(actor.member), "account.set-quota", name, name)
             before = await known_account(self._store, name)
             account = await self._store.set_account_quota(name, quota_bytes)
+        if self._quota_changed is not None:
+            self._quota_changed(name)
         await self._audit.record(
             actor, "account.set-quota", name, account=name,
             detail={"quota_bytes": str(quota_bytes), "previous_quota_bytes": str(before.quota_bytes)},

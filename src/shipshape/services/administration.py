@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 
 from shipshape.domain import credentials as lifecycle
@@ -70,9 +70,10 @@ class Administration:
         clock: Clock,
         authenticator: Authenticator,
         authorizer: Authorizer | None = None,
+        quota_changed: Callable[[str], None] | None = None,
     ) -> None:
         self.audit = AuditLog(store, clock)
-        self.accounts = Accounts(store, clock, self.audit)
+        self.accounts = Accounts(store, clock, self.audit, quota_changed)
         self.registries = Registries(store, clock, self.audit, authorizer)
         self.members = Members(store, clock, self.audit, authenticator)
         self.credentials = Credentials(store, clock, self.audit, authenticator)
