@@ -35,6 +35,7 @@ from shipshape.services.audit import AuditLog
 from shipshape.services.authentication import Authenticator, LoginPolicy
 from shipshape.services.authorization import Authorizer
 from shipshape.services.blobs import BlobService
+from shipshape.services.checklist import Checklist
 from shipshape.services.garbage import GarbageCollector
 from shipshape.services.images import ImageService
 from shipshape.services.inventory import Inventory
@@ -164,6 +165,7 @@ def _add_access(
         inventory=Inventory(lifecycle, metadata, oci.manifests, authorizer, oci.pulls),
         retention=retention,
         usage=usage,
+        checklist=Checklist(access_store, AuditLog(access_store, clock), clock),
     )
     add_manage_routes(app)
     app.router.add_get("/auth/token", token_endpoint, name="token")

@@ -330,7 +330,7 @@ class AccessStore(Protocol):
     async def list_credentials(self, account: str) -> list[Credential]: ...
 
     async def save_credential(self, credential: Credential) -> None:
-        """Replace the stored secrets, expiry, revocation and last-used time of an existing credential."""
+        """Replace the stored secrets, expiry, revocation, rotation and last-used times of an existing credential."""
         ...
 
     async def record_credential_use(self, username: str, now: datetime) -> None:

@@ -1,6 +1,6 @@
 """The management commands (`account`, `registry`, `member`, `credential`, `k8s`, `webhook`, `image`, `retention`,
-`gc`, `promote`, `audit`, `login`): each one a client of the management API, added to the `shipshape` command by
-`register`."""
+`gc`, `promote`, `audit`, `usage`, `checklist`, `login`): each one a client of the management API, added to the
+`shipshape` command by `register`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import typer
 
 from shipshape.cli.accounts import accounts
 from shipshape.cli.audit import audit
+from shipshape.cli.checklist import checklist
 from shipshape.cli.credentials import credentials
 from shipshape.cli.garbage import garbage
 from shipshape.cli.images import images
@@ -43,3 +44,4 @@ def register(app: typer.Typer) -> None:
     app.command("promote")(promote)
     app.command("audit")(audit)
     app.command("usage")(usage)
+    app.command("checklist")(checklist)

@@ -138,6 +138,12 @@ class Credential:
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
     secrets: tuple[SecretHash, ...] = ()
+    rotated_at: datetime | None = None  # when a rotation or reset issued the current secret; None: never
+
+    @property
+    def secret_issued_at(self) -> datetime:
+        """When the current secret was issued: at the last rotation or reset, else at creation."""
+        return self.rotated_at or self.created_at
 
 
 Principal = Anonymous | Member | Credential

@@ -91,17 +91,22 @@ def rotate(
         credential,
         secrets=(SecretHash(new_secret_sha256), *kept),
         expires_at=credential.expires_at if expires_at is None else expires_at,
+        rotated_at=now,
     )
 
 
-def reset(credential: Credential, new_secret_sha256: str, expires_at: datetime | None = None) -> Credential:
-    """Replace every secret of `credential` with the new one: old secrets stop working at once."""
+def reset(
+    credential: Credential, new_secret_sha256: str, expires_at: datetime | None = None, *, now: datetime | None = None
+) -> Credential:
+    """Replace every secret of `credential` with the new one: old secrets stop working at once. `now`, when given,
+    is recorded as when the current secret was issued (`rotated_at`)."""
     _require_sha256(new_secret_sha256)
     _refuse_if_revoked(credential)
     return replace(
         credential,
         secrets=(SecretHash(new_secret_sha256),),
         expires_at=credential.expires_at if expires_at is None else expires_at,
+        rotated_at=credential.rotated_at if now is None else now,
     )
 
 

@@ -104,7 +104,8 @@ class SqlAccessStore:
         return await self._read(lambda connection: credentials.list_by_username(connection, account))
 
     async def save_credential(self, credential: Credential) -> None:
-        """Replace the stored secrets, expiry, revocation and last-used time of an existing credential, atomically.
+        """Replace the stored secrets, expiry, revocation, rotation and last-used times of an existing credential,
+        atomically.
 
         The expiry too, because rotating or resetting may renew it (`domain.credentials.rotate`). Raises
         `NameUnknown` if there is no credential of that username, `Conflict` if a secret hash is already stored.
@@ -167,6 +168,7 @@ def _require_aware_credential(credential: Credential) -> None:
         credential.created_at,
         credential.last_used_at,
         credential.revoked_at,
+        credential.rotated_at,
         *(secret.valid_until for secret in credential.secrets),
     )
     for moment in moments:

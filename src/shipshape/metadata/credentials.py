@@ -34,6 +34,7 @@ _SELECT = (
         credentials.c.created_by,
         credentials.c.last_used_at,
         credentials.c.revoked_at,
+        credentials.c.rotated_at,
         credential_scopes.c.position.label("scope_position"),
         credential_scopes.c.registry,
         credential_scopes.c.repositories,
@@ -67,6 +68,7 @@ def create(connection: Connection, credential: Credential) -> None:
             created_by=credential.created_by,
             last_used_at=credential.last_used_at,
             revoked_at=credential.revoked_at,
+            rotated_at=credential.rotated_at,
         )
         .returning(credentials.c.id)
     ).scalar_one()
@@ -105,7 +107,8 @@ def list_by_username(connection: Connection, account: str) -> list[Credential]:
 
 
 def save(connection: Connection, credential: Credential) -> None:
-    """Replace the secrets, expiry, revocation and last-used time of the stored credential of that username."""
+    """Replace the secrets, expiry, revocation, rotation and last-used times of the stored credential of that
+    username."""
     credential_id = connection.execute(
         select(credentials.c.id).where(credentials.c.username == credential.username).with_for_update()
     ).scalar_one_or_none()
@@ -120,6 +123,7 @@ def save(connection: Connection, credential: Credential) -> None:
             expires_at=credential.expires_at,
             revoked_at=credential.revoked_at,
             last_used_at=credential.last_used_at,
+            rotated_at=credential.rotated_at,
         )
     )
     connection.execute(delete(credential_secrets).where(credential_secrets.c.credential_id == credential_id))
@@ -193,6 +197,7 @@ def _credential(rows: Sequence[Any]) -> Credential:
         last_used_at=first.last_used_at,
         revoked_at=first.revoked_at,
         secrets=_in_order(secrets),
+        rotated_at=first.rotated_at,
     )
 
 

@@ -233,6 +233,8 @@ credentials = sa.Table(
     sa.Column("created_by", NAME, nullable=False),
     sa.Column("last_used_at", UtcDateTime(), nullable=True),
     sa.Column("revoked_at", UtcDateTime(), nullable=True),
+    # When a rotation or reset issued the current secret; NULL: the secret is the one it was created with.
+    sa.Column("rotated_at", UtcDateTime(), nullable=True),
     sa.Index("ix_credentials_account_id", "account_id"),
 )
 

@@ -223,7 +223,8 @@ class Credentials:
         async with self._audit.failures(actor, "credential.reset", username, account=None, credential=username):
             credential = await self._changeable(actor, username, "credential.reset")
             secret = generate_secret()
-            reset = lifecycle.reset(credential, secret_sha256(secret), await self._renewal(credential, expires_in))
+            renewal = await self._renewal(credential, expires_in)
+            reset = lifecycle.reset(credential, secret_sha256(secret), renewal, now=self._clock.now())
             await self._store.save_credential(reset)
         self._authenticator.forget(username)
         detail = {"expires_at": reset.expires_at.isoformat()}

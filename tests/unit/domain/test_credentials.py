@@ -123,6 +123,18 @@ def test_reset_kills_every_old_secret_at_once() -> None:
     verify(after_reset, NEWER, NOW)
 
 
+def test_rotation_and_reset_record_when_the_current_secret_was_issued() -> None:
+    credential = make_credential()
+    assert credential.rotated_at is None and credential.secret_issued_at == credential.created_at
+
+    rotated = rotate(credential, NEW, NOW)
+    renewed = reset(rotated, NEWER, now=NOW + timedelta(days=3))
+
+    assert rotated.rotated_at == rotated.secret_issued_at == NOW
+    assert renewed.rotated_at == NOW + timedelta(days=3)
+    assert reset(rotated, NEWER).rotated_at == NOW  # without `now`, the time it had
+
+
 def test_revoked_credential_is_refused_as_revoked() -> None:
     revoked = revoke(make_credential(), NOW)
     with pytest.raises(CredentialRevoked, match="revoked at 2026-03-01T12:00:00"):

@@ -9,6 +9,7 @@ from aiohttp import web
 from shipshape.domain.access import Principal
 from shipshape.ports import Clock
 from shipshape.services.administration import Actor, Administration
+from shipshape.services.checklist import Checklist
 from shipshape.services.images import ImageService
 from shipshape.services.inventory import Inventory
 from shipshape.services.maintenance import Maintenance
@@ -30,6 +31,7 @@ class ManageServices:
     inventory: Inventory | None = None
     retention: Retention | None = None
     usage: UsageReports | None = None
+    checklist: Checklist | None = None
 
 
 MANAGE = web.AppKey("manage_services", ManageServices)

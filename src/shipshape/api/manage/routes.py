@@ -11,6 +11,7 @@ from aiohttp.typedefs import Handler
 from shipshape.api.manage import (
     accounts,
     audit,
+    checklist,
     credentials,
     images,
     kubernetes,
@@ -21,6 +22,7 @@ from shipshape.api.manage import (
     usage,
     webhooks,
 )
+from shipshape.api.manage import checklist_models as cm
 from shipshape.api.manage import image_models as im
 from shipshape.api.manage import lifecycle_models as lm
 from shipshape.api.manage import models as m
@@ -203,6 +205,17 @@ OPERATIONS: tuple[Operation, ...] = (
         "What an account (or one registry) stores against the account's quota: totals, per registry and"
         " repository, the largest images and layers, images not pulled, growth since the previous tag, daily"
         " history", "usage", um.UsageOut, query=um.UsageQuery, errors=_READ,
+    ),
+    Operation(
+        "GET", "/registries/{name}/checklist", checklist.registry_checklist, "registryChecklist",
+        "A registry's production-readiness checklist: each item passed or failed, its evidence and the command"
+        " that fixes it (the same shape as /checklist, with this one registry)", "checklist", cm.ChecklistOut,
+        errors=_READ,
+    ),
+    Operation(
+        "GET", "/checklist", checklist.checklist, "checklist",
+        "The production-readiness checklist of every registry the caller may read (of one account with"
+        " ?account=)", "checklist", cm.ChecklistOut, query=m.AccountQuery, errors=_READ,
     ),
 )  # fmt: skip
 
