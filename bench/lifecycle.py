@@ -6,15 +6,18 @@
    SQL (lifecycle_seed.py), under the rules of the README's example; seconds (request to last byte) and growth;
 2. garbage collection: `POST /api/v1/gc {"grace": "0s"}` over 10,000 and 100,000 blobs (a file each), 1,000 of
    them linked but unreferenced; seconds and growth; checks that exactly those 1,000 rows and files went;
-3. manifest GET by tag with wrk (32 connections) on Shipshape with pull tracking on and off, and Distribution;
+3. manifest GET by tag with wrk (32 connections, after an uncounted warm-up run) on Shipshape with pull tracking on
+   and off (`--workers`, default 2 as in bench/run.py), and Distribution;
 4. small-image pushes and blob pulls (fixed counts, concurrent clients) on one Shipshape holding the large GC set,
    while `POST /api/v1/gc` runs back to back (after 1,000 fresh unreferenced blobs were added), and without GC.
 
-Every measurement takes `--rounds` rounds, the order of its A and B flipped each round; medians, the range and the
-per-round ratios are printed as Markdown (stdout; `--out` also writes them to a file). Servers with `--auth` (the
-management API needs it) start anew for each retention and GC measurement on the seeded data dir, and are measured
-once idle, right after an authenticated warm-up request (Basic logins are then cached). Temp dirs go under
-`--tmp-root` and are removed; only processes started here are stopped, by PID.
+Every measurement takes `--rounds` rounds, the order of its A and B flipped each round; a round during which other
+processes took more than 10% of all CPU time is run again (at most `--rounds` times per benchmark), and each round
+waits (up to 5 minutes) for a quiet machine first. Medians, the
+range and the per-round ratios are printed as Markdown (stdout; `--out` also writes them to a file). Servers with
+`--auth` (the management API needs it) start anew for each retention and GC measurement on the seeded data dir,
+and are measured once idle, right after an authenticated warm-up request (Basic logins are then cached). Temp dirs
+go under `--tmp-root` and are removed; only processes started here are stopped, by PID.
 """
 
 from __future__ import annotations
@@ -91,7 +94,7 @@ def growth_table(what: str, sizes: tuple[int, int], seconds: dict[int, list[floa
         f"Growth {small:,} → {large:,} ({large // small}x the items): **{statistics.median(growth):.2f}x** the time"
         f" (per round: {', '.join(f'{g:.2f}' for g in growth)}); linear would be {large // small}x, target ≤ "
         f"{large // small}x: **{'met' if statistics.median(growth) <= large / small else 'NOT met'}**.",
-        *(f"{note}" for note in notes),
+        *notes,
     ]
 
 
@@ -286,15 +289,15 @@ def bench_during_gc(lab: Lab, data: Path) -> list[str]:
     settle(server)
     access = auth.AuthSet(server, server, lab.password)
     access.prepare(get=False)
-    assert access.credential is not None
-    with client.Registry(server.host, server.port, authorization=access.credential) as reg:
+    credential = access.credential
+    assert credential is not None
+    with client.Registry(server.host, server.port, authorization=credential) as reg:
         blob = client.push_bytes(reg, f"{auth.REGISTRY}/pull", os.urandom(1 << 20))
     runs: list[tuple[float, int]] = []
 
     def gc() -> None:
-        took, done = timed_api(
-            lab, server, "POST", "/gc", {}, quiet=False
-        )  # the server's grace (1h): fresh pushes stay
+        # With the server's grace (1h), so that the blobs of pushes under way stay.
+        took, done = timed_api(lab, server, "POST", "/gc", {}, quiet=False)
         deleted = done["blobs_deleted"]
         assert isinstance(deleted, int)
         runs.append((took, deleted))
@@ -308,9 +311,7 @@ def bench_during_gc(lab: Lab, data: Path) -> list[str]:
             runs.clear()
             repo = f"{auth.REGISTRY}/load-{time.monotonic_ns()}"
             with lab.measuring():
-                rate = load(
-                    server, access.credential, blob, repo, args.push_images, args.pulls, gc if cond == "gc" else None
-                )
+                rate = load(server, credential, blob, repo, args.push_images, args.pulls, gc if cond == "gc" else None)
             if cond == "gc" and sum(d for _, d in runs) != GARBAGE:
                 raise RuntimeError(f"GC runs during the load deleted {[d for _, d in runs]}, want {GARBAGE} in all")
             measured[cond] = (rate, list(runs))

@@ -293,6 +293,7 @@ class Lab:
         kept: list[T] = []
         retries = self.args.rounds
         while len(kept) < self.args.rounds:
+            self.wait_quiet()
             mark = len(self.interference)
             result = one(len(kept))
             worst = max((i.others for i in self.interference[mark:]), default=0.0)
@@ -303,6 +304,16 @@ class Lab:
                 continue
             kept.append(result)
         return kept
+
+    def wait_quiet(self, window: float = 2.0, limit: float = 300.0) -> None:
+        """Wait until other processes take at most `NOISY` of all CPU time over `window` s (at most `limit` s)."""
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            with self.measuring():
+                time.sleep(window)
+            if self.interference.pop().others <= NOISY:
+                return
+        run.log(f"the machine stayed busy for {limit:.0f} s: measuring anyway")
 
     @contextlib.contextmanager
     def measuring(self) -> Iterator[None]:
@@ -320,7 +331,7 @@ class Lab:
         return (
             f"While measuring, other processes used {statistics.median(others):.0%} of all CPU time (median of the "
             f"{len(found)} measurements; at most {max(others):.0%}), hypervisor steal at most {max(steal):.1%}; "
-            f"{discarded} round(s) run again because others took more than {NOISY:.0%} (noisy rounds are not kept)."
+            f"{discarded} round(s) discarded and run again as others took more than {NOISY:.0%}."
         )
 
     def shipshape(self, label: str, data: Path | None, *extra: str, secured: bool = True, workers: int = 1) -> Server:
