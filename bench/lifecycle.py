@@ -11,13 +11,12 @@
 4. small-image pushes and blob pulls (fixed counts, concurrent clients) on one Shipshape holding the large GC set,
    while `POST /api/v1/gc` runs back to back (after 1,000 fresh unreferenced blobs were added), and without GC.
 
-Every measurement takes `--rounds` rounds, the order of its A and B flipped each round; a round during which other
-processes took more than 10% of all CPU time is run again (at most `--rounds` times per benchmark), and each round
-waits (up to 5 minutes) for a quiet machine first. Medians, the
-range and the per-round ratios are printed as Markdown (stdout; `--out` also writes them to a file). Servers with
-`--auth` (the management API needs it) start anew for each retention and GC measurement on the seeded data dir,
-and are measured once idle, right after an authenticated warm-up request (Basic logins are then cached). Temp dirs
-go under `--tmp-root` and are removed; only processes started here are stopped, by PID.
+Each measurement takes `--rounds` rounds, A and B in an order flipped every round, each round after waiting (at
+most 5 min) for a quiet machine; a round in which other processes took over 10% of all CPU time is run again (at
+most `--rounds` times per benchmark). Retention and GC servers (`--auth`, for the management API) start anew on the
+seeded data dir for each measurement, which runs once they are idle, after an authenticated warm-up request. The
+medians, ranges and per-round ratios go to stdout as Markdown (and to `--out`). Temp dirs under `--tmp-root` are
+removed; only processes started here are stopped, by PID.
 """
 
 from __future__ import annotations
@@ -98,9 +97,6 @@ def growth_table(what: str, sizes: tuple[int, int], seconds: dict[int, list[floa
     ]
 
 
-# --- 1. retention preview --------------------------------------------------------------------------------
-
-
 def bench_retention(lab: Lab) -> list[str]:
     sizes, dirs = lab.args.sizes, {}
     title = f"### Retention preview, {sizes[0]:,} and {sizes[1]:,} manifests"
@@ -127,20 +123,12 @@ def bench_retention(lab: Lab) -> list[str]:
 
     results = lab.rounds(one)
     seconds = {n: [r[n][0] for r in results] for n in sizes}
-    found = {n: {r[n][1] for r in results} for n in sizes}
-    notes = [
-        "",
-        "What the previews found (candidates / kept by a protection / bytes freed): "
-        + "; ".join(
-            f"{n:,} manifests: " + ", ".join(f"{c:,} / {k:,} / {b / 1e9:,.0f} GB" for c, k, b in sorted(found[n]))
-            for n in sizes
-        )
-        + ".",
-    ]
+    found = {n: sorted({r[n][1] for r in results}) for n in sizes}
+    shown = "; ".join(
+        f"{n:,}: " + ", ".join(f"{c:,} / {k:,} / {b / 1e9:,.0f} GB" for c, k, b in found[n]) for n in sizes
+    )
+    notes = ["", f"What the previews found (candidates / kept by a protection / bytes freed): {shown}."]
     return [title, "", *growth_table("Manifests in the registry", sizes, seconds, notes)]
-
-
-# --- 2. garbage collection -------------------------------------------------------------------------------
 
 
 def bench_gc(lab: Lab) -> tuple[list[str], Path]:
@@ -171,68 +159,83 @@ def bench_gc(lab: Lab) -> tuple[list[str], Path]:
 
     results = lab.rounds(one)
     seconds = {n: [r[n] for r in results] for n in sizes}
+    kept = " and ".join(f"{seeded[n].blobs:,}" for n in sizes)
     notes = [
         "",
-        f"Every run deleted exactly the {GARBAGE:,} unreferenced blobs (rows and files) and left the "
-        + " and ".join(f"{seeded[n].blobs:,}" for n in sizes)
-        + " referenced ones (rows and files) in place.",
+        f"Every run deleted exactly the {GARBAGE:,} unreferenced blobs (rows, files); the {kept} others stayed.",
     ]
     return [title, "", *growth_table("Blobs in the store", sizes, seconds, notes)], dirs[sizes[1]]
 
 
-# --- 3. manifest GET with pull tracking on and off -------------------------------------------------------
-
-
 def bench_tracking(lab: Lab) -> list[str]:
     args = lab.args
-    on = lab.shipshape("tracking-on", None, secured=False, workers=args.workers)
-    off = lab.shipshape("tracking-off", None, "--no-pull-tracking", secured=False, workers=args.workers)
-    (lab.tmp / "distribution").mkdir()
+    # Shipshape servers start anew every round (on the same data dirs): a server process can be a few per cent
+    # faster or slower than an identical one for as long as it runs (the control shows how much).
+    data = {label: lab.tmp / f"{label}-data" for label in ("tracking-on", "tracking-off", "control")}
+
+    def start(label: str) -> Server:
+        extra = () if label == "tracking-on" else ("--no-pull-tracking",)
+        return lab.shipshape(label, data[label], *extra, secured=False, workers=args.workers)
+
     dist = servers.start_distribution("distribution", lab.tmp / "distribution", args.distribution_bin)
     lab.started.append(dist)
-    targets = {s.label: s for s in (on, off, dist)}
-    for server in targets.values():
+    for server in [*map(start, data), dist]:
         run.prepare_manifest(server)
+        if server is not dist:
+            server.stop()
     warm_up = argparse.Namespace(**{**vars(args), "wrk_seconds": max(2, args.wrk_seconds // 3)})
 
-    def one(rnd: int) -> dict[str, float]:
+    def one(rnd: int) -> dict[str, tuple[float, float]]:
+        """Each server's req/s and server CPU µs per request."""
+        targets = {**{label: start(label) for label in data}, "distribution": dist}
         measured = {}
-        for label in flipped(list(targets), rnd):
-            run.measure_manifest(targets[label], warm_up)  # not counted: whatever ran before must not matter
-            with lab.measuring():
-                result = run.measure_manifest(targets[label], args)
-            measured[label] = result.requests_per_sec
-            log(f"tracking round {rnd + 1}, {label}: {result.requests_per_sec:,.0f} req/s (p99 {result.latency_p99})")
+        try:
+            for label in flipped(list(targets), rnd):
+                run.measure_manifest(targets[label], warm_up)  # not counted: whatever ran before must not matter
+                ticks = targets[label].tree_cpu_ticks()
+                with lab.measuring():
+                    result = run.measure_manifest(targets[label], args)
+                cpu = (targets[label].tree_cpu_ticks() - ticks) / servers.CLOCK_TICKS / result.requests * 1e6
+                measured[label] = (result.requests_per_sec, cpu)
+                log(f"tracking round {rnd + 1}, {label}: {result.requests_per_sec:,.0f} req/s, {cpu:.0f} µs CPU/req")
+        finally:
+            for label in data:
+                targets[label].stop()  # pulls counted so far are written at shutdown
         return measured
 
     results = lab.rounds(one)
-    rates = {label: [r[label] for r in results] for label in targets}
-    on.stop()
-    off.stop()
-    counted = [
-        seeding.query(s.workdir / "data", "SELECT coalesce(sum(pull_count), 0) FROM manifests") for s in (on, off)
-    ]
-    if counted[0] == 0 or counted[1] != 0:
-        raise RuntimeError(f"pull counts recorded (on, off): {counted}")
+    rates = {label: [r[label][0] for r in results] for label in [*data, "distribution"]}
+    cpu = {label: [r[label][1] for r in results] for label in rates}
+    sql = "SELECT coalesce(sum(pull_count), 0) FROM manifests"
+    counted = [seeding.query(data[label], sql) for label in data]
+    if counted[0] == 0 or counted[1:] != [0, 0]:
+        raise RuntimeError(f"pull counts recorded (on, off, control): {counted}")
     title = {"tracking-on": "Shipshape, pull tracking on", "tracking-off": "Shipshape, --no-pull-tracking"}
+    title["control"] = "Shipshape, --no-pull-tracking (a second one: A/A control)"
     title["distribution"] = f"Distribution {servers.distribution_version(args.distribution_bin)}"
-    on_off = ratios(rates["tracking-on"], rates["tracking-off"])
+    on_off, a_a = ratios(rates["tracking-on"], rates["tracking-off"]), ratios(rates["tracking-off"], rates["control"])
+    both = [(x + y) / 2 for x, y in zip(rates["tracking-off"], rates["control"], strict=True)]
     return [
         "### Manifest GET by tag, pull tracking on and off (wrk, 32 connections)",
         "",
-        "| Server | req/s, median [min, max] | per round |",
-        "|---|---:|---|",
-        *(f"| {title[k]} | {spread(v, ',.0f')} | {', '.join(f'{x:,.0f}' for x in v)} |" for k, v in rates.items()),
+        "| Server | req/s, median [min, max] | per round | server CPU per request (µs), median [min, max] |",
+        "|---|---:|---|---:|",
+        *(
+            f"| {title[k]} | {spread(v, ',.0f')} | {', '.join(f'{x:,.0f}' for x in v)} | {spread(cpu[k], '.1f')} |"
+            for k, v in rates.items()
+        ),
         "",
         f"Tracking on / off: **{statistics.median(on_off):.3f}** (per round: {', '.join(f'{r:.3f}' for r in on_off)}); "
         f"target ≥ 0.95: **{'met' if statistics.median(on_off) >= 0.95 else 'NOT met'}**. Shipshape / Distribution: "
         f"{statistics.median(ratios(rates['tracking-on'], rates['distribution'])):.2f}x (on), "
         f"{statistics.median(ratios(rates['tracking-off'], rates['distribution'])):.2f}x (off). The server with "
-        f"tracking on recorded {counted[0]:,} pulls in its database (the other none).",
+        f"tracking on recorded {counted[0]:,} pulls in its database (the others none); the Shipshape servers started "
+        f"anew every round. Control, two identical "
+        f"servers without tracking: off / control **{statistics.median(a_a):.3f}** (per round: "
+        f"{', '.join(f'{r:.3f}' for r in a_a)}), the noise floor of a ratio between two servers; tracking on / the "
+        f"mean of both: {statistics.median(ratios(rates['tracking-on'], both)):.3f}; server CPU per request, on / off: "
+        f"{statistics.median(ratios(cpu['tracking-on'], cpu['tracking-off'])):.3f}.",
     ]
-
-
-# --- 4. pushes and pulls during GC -----------------------------------------------------------------------
 
 
 def load(
@@ -255,15 +258,14 @@ def load(
                     raise client.RegistryError("short blob")
         return time.perf_counter()
 
-    def collector() -> None:
-        assert gc is not None
+    def collector(gc: Callable[[], None]) -> None:
         for _ in range(MAX_GC_RUNS):
             gc_started.set()
             gc()
             if stop.is_set():
                 return
 
-    thread = threading.Thread(target=collector, daemon=True)
+    thread = threading.Thread(target=collector, args=(gc,), daemon=True)
     if gc is not None:
         thread.start()
         gc_started.wait(30)
@@ -350,9 +352,6 @@ def bench_during_gc(lab: Lab, data: Path) -> list[str]:
     ]
 
 
-# --- the run ---------------------------------------------------------------------------------------------
-
-
 def machine() -> list[str]:
     info = report.machine_info(
         servers.distribution_version(), report.shipshape_version(Path(__file__).resolve().parent.parent)
@@ -371,7 +370,7 @@ def main(argv: list[str]) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="shipshape-lifecycle-", dir=args.tmp_root))
     lab = Lab(args, tmp)
     out = [
-        f"Command: `.venv/bin/python bench/lifecycle.py{' --quick' if args.quick else ''}` ({args.rounds} rounds "
+        f"Command: `{' '.join(['.venv/bin/python bench/lifecycle.py', *argv])}` ({args.rounds} rounds "
         "per measurement, the order of A and B flipped every round).",
         "",
         *machine(),
@@ -392,10 +391,7 @@ def main(argv: list[str]) -> int:
             out += ["", *lines, "", lab.interference_note()]
     finally:
         for server in lab.started:
-            server.stop()
-        servers_left = [s.label for s in lab.started if s.proc is not None and s.proc.poll() is None]
-        if servers_left:
-            log(f"still running: {servers_left}")
+            server.stop()  # by PID; a no-op for one already stopped
         shutil.rmtree(tmp, ignore_errors=True)
         log(f"removed {tmp}")
     text = "\n".join(out) + "\n"
