@@ -91,8 +91,15 @@ def link_stored(connection: Connection, repository: str, digest: str, now: datet
 
 
 def _locked_state(connection: Connection, digest: str, *, share: bool) -> str | None:
+    """The blob's state, its row locked against garbage collection's FOR UPDATE: FOR SHARE, or FOR NO KEY UPDATE
+    when the caller may change the state (PostgreSQL; SQLite's writers take turns anyway).
+
+    Never plain FOR UPDATE: a manifest being pushed holds its links FOR SHARE and then takes FOR KEY SHARE on the
+    blobs it references (the foreign key check). An upload holding FOR UPDATE on a blob while it refreshes a link
+    that manifest holds would wait for the manifest, which waits for it: a deadlock. FOR NO KEY UPDATE does not
+    block the key share, so the manifest commits and the upload goes on."""
     return connection.execute(
-        select(blobs.c.state).where(blobs.c.digest == digest).with_for_update(read=share)
+        select(blobs.c.state).where(blobs.c.digest == digest).with_for_update(read=share, key_share=not share)
     ).scalar_one_or_none()
 
 
