@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, bindparam, delete, insert, select
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, delete, insert, literal, select
 
 from shipshape.domain.errors import ChildManifestUnknown, Conflict, ManifestBlobUnknown, ManifestUnknown
 from shipshape.domain.manifests import Descriptor, Manifest
@@ -238,12 +238,21 @@ def _insert(
 
 
 def _insert_references(connection: Connection, repository_id: int, manifest_id: int, manifest: Manifest) -> None:
-    blob_rows = [
-        {"manifest_id": manifest_id, "repository_id": repository_id, "digest": digest}
-        for digest in _unique_digests(manifest.blobs)
-    ]
-    if blob_rows:
-        connection.execute(insert(manifest_blobs), blob_rows)
+    digests = _unique_digests(manifest.blobs)
+    if digests:
+        # The sizes come from the blobs' rows (the descriptors' could lie); every blob has one, as it is linked.
+        inserted = connection.execute(
+            insert(manifest_blobs)
+            .from_select(
+                ["manifest_id", "repository_id", "digest", "size"],
+                select(literal(manifest_id), literal(repository_id), tables.blobs.c.digest, tables.blobs.c.size)
+                .where(tables.blobs.c.digest.in_(digests))
+                .order_by(tables.blobs.c.digest),
+            )
+            .returning(manifest_blobs.c.digest)
+        ).all()
+        if len(inserted) != len(digests):
+            raise Conflict(f"a blob of manifest {manifest.digest} was garbage-collected while pushed: retry the push")
     child_rows = [
         {"manifest_id": manifest_id, "repository_id": repository_id, "child_digest": digest}
         for digest in _unique_digests(manifest.children)

@@ -107,14 +107,20 @@ manifests = sa.Table(
 )
 
 # Blobs an image manifest references (config and layers): a blob listed here stays linked. repository_id
-# repeats the manifest's, so "does a manifest of this repository reference it" is one index lookup.
+# repeats the manifest's.
 manifest_blobs = sa.Table(
     "manifest_blobs",
     metadata,
     sa.Column("manifest_id", ID, sa.ForeignKey("manifests.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("digest", DIGEST, sa.ForeignKey("blobs.digest"), primary_key=True),
     sa.Column("repository_id", ID, nullable=False),
-    sa.Index("ix_manifest_blobs_repository_id_digest", "repository_id", "digest"),
+    # The blob's size (which never changes), so that a registry's inventory needs no lookup per blob.
+    sa.Column("size", sa.BigInteger(), nullable=False, server_default="0"),
+    # Covers a repository's references: "does a manifest of this repository reference it" is one lookup, and
+    # reading all of them (with sizes) is one index scan.
+    sa.Index(
+        "ix_manifest_blobs_repository_id_digest_manifest_id_size", "repository_id", "digest", "manifest_id", "size"
+    ),
     sa.Index("ix_manifest_blobs_digest", "digest"),
 )
 

@@ -20,7 +20,7 @@ the registry's inventory and the time.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -150,13 +150,13 @@ def _dependents_follow(
     """Add the dependents whose parents all go (to a fixed point); the deletion order, parents first."""
     order = sorted(deleted, key=lambda key: (key[0], deleted[key].candidate.pushed_at, key[1]))
     decided: set[_Key] = set()
-    frontier = list(order)
+    frontier = deque(order)
     children_of: dict[_Key, list[_Key]] = defaultdict(list)
     for child, its_parents in parents.items():
         for parent in its_parents:
             children_of[parent].append(child)
     while frontier:
-        parent = frontier.pop(0)
+        parent = frontier.popleft()
         for child in sorted(children_of.get(parent, [])):
             if child in deleted or child in decided or not all(p in deleted for p in parents[child]):
                 continue
