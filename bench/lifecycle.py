@@ -6,7 +6,8 @@
    SQL (lifecycle_seed.py), under the rules of the README's example; seconds (request to last byte) and growth;
 2. garbage collection: `POST /api/v1/gc {"grace": "0s"}` over 10,000 and 100,000 blobs (a file each), 1,000 of
    them linked but unreferenced; seconds and growth; checks that exactly those 1,000 rows and files went;
-3. manifest GET by tag with wrk (32 connections, after an uncounted warm-up run) on Shipshape with pull tracking on
+3. manifest GET by tag with wrk (32 connections, after an uncounted warm-up run; the servers idle, the first one
+   measured rotating from round to round) on Shipshape with pull tracking on
    and off (`--workers`, default 2 as in bench/run.py), and Distribution;
 4. small-image pushes and blob pulls (fixed counts, concurrent clients) on one Shipshape holding the large GC set,
    while `POST /api/v1/gc` runs back to back (after 1,000 fresh unreferenced blobs were added), and without GC.
@@ -188,9 +189,12 @@ def bench_tracking(lab: Lab) -> list[str]:
     def one(rnd: int) -> dict[str, tuple[float, float]]:
         """Each server's req/s and server CPU µs per request."""
         targets = {**{label: start(label) for label in data}, "distribution": dist}
+        for label in data:
+            settle(targets[label])  # a server still starting must not take CPU from the one measured
         measured = {}
         try:
-            for label in flipped(list(targets), rnd):
+            order = list(targets)
+            for label in order[rnd % len(order) :] + order[: rnd % len(order)]:  # each first in its turn
                 run.measure_manifest(targets[label], warm_up)  # not counted: whatever ran before must not matter
                 ticks = targets[label].tree_cpu_ticks()
                 with lab.measuring():

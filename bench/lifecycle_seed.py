@@ -165,7 +165,9 @@ def seed(data_dir: Path, images: int, *, small: bool, files: bool, seed_value: i
                 }
             )
         for digest in (config[0], layer[0], base_digest):
-            rows["refs"].append({"manifest_id": manifest_id, "digest": digest, "repository_id": repository})
+            rows["refs"].append(
+                {"manifest_id": manifest_id, "digest": digest, "repository_id": repository, "size": sizes[digest]}
+            )
             if (repository, digest) not in linked:
                 linked.add((repository, digest))
                 rows["links"].append({"repository_id": repository, "digest": digest, "created_at": pushed})

@@ -101,10 +101,11 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
     pulls = PullRecorder(metadata, clock) if settings.pull_tracking else None
     if pulls is not None:
         app.cleanup_ctx.append(_running(pulls.run))
+    enforced = quotas if settings.quotas else None
     oci = OciServices(
-        uploads=UploadService(blob_store, metadata, metadata, clock, quotas),
+        uploads=UploadService(blob_store, metadata, metadata, clock, enforced),
         blobs=BlobService(blob_store, metadata),
-        manifests=ManifestService(metadata, clock, rules, quotas),
+        manifests=ManifestService(metadata, clock, rules, enforced),
         metrics=metrics,
         pulls=pulls,
     )

@@ -43,6 +43,9 @@ class Settings(BaseModel):
     # Count pulls per manifest and per credential (last pulled, how often): what retention protects and `image show`
     # tells. Batched off the request path.
     pull_tracking: bool = True
+    # Refuse pushes that would take an account past its storage quota (off: usage is still measured and reported,
+    # alerts included, but nothing is refused; for a server whose disk is someone else's concern).
+    quotas: bool = True
 
     @field_validator(
         "upload_max_idle", "lockout_duration", "gc_interval", "gc_grace", "retention_interval", mode="before"

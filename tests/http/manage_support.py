@@ -167,11 +167,13 @@ def live_server(workdir: Path, *extra_args: str) -> Iterator[RegistryServer]:
 
 
 @contextlib.asynccontextmanager
-async def running_api(tmp_path: Path, public_url: str | None = None) -> AsyncIterator[ManageApi]:
+async def running_api(tmp_path: Path, public_url: str | None = None, quotas: bool = True) -> AsyncIterator[ManageApi]:
     """The whole application on a fresh SQLite database and data dir, with `admin` bootstrapped; webhooks may be
     delivered to receivers on 127.0.0.1."""
     clock = FakeClock()
-    settings = Settings(data_dir=tmp_path / "data", auth=True, public_url=public_url, webhook_allow_private=True)
+    settings = Settings(
+        data_dir=tmp_path / "data", auth=True, public_url=public_url, webhook_allow_private=True, quotas=quotas
+    )
     settings.data_dir.mkdir()
     migrate(settings.metadata_url)
     app = build_app(settings, clock=clock)

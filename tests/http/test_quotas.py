@@ -139,6 +139,21 @@ async def test_setting_a_quota_is_for_server_administrators(api: ManageApi) -> N
     assert sorted(event["result"] for event in changes) == ["denied", "success"]
 
 
+async def test_with_quotas_off_a_push_past_the_quota_is_stored_and_usage_still_counts_it(tmp_path: Path) -> None:
+    async with running_api(tmp_path, quotas=False) as api:
+        await api.account("acme")
+        await api.registry("acme-dev", account="acme")
+        login = await api.credential("ci", "acme-dev", kind="ci", actions=["pull", "push"])
+        await set_quota(api, "1KiB")
+
+        pushed = await push(api, "acme-dev/app", "v1", login, content="z" * 4096)
+
+        assert pushed.status == 201, pushed.body
+        usage = (await api.get("/usage?account=acme")).body
+        assert usage["used_bytes"] > usage["quota_bytes"] == 1024
+        assert usage["percent"] > 100
+
+
 async def test_max_image_size_refuses_a_larger_image(api: ManageApi) -> None:
     login = await ci(api)
     limited = await api.call("PATCH", "/registries/acme-dev/policy", {"max_image_size": "1KiB"})

@@ -120,6 +120,14 @@ def serve(
             help="Record who pulled each manifest and when [default: on]",
         ),
     ] = None,
+    quotas: Annotated[
+        bool | None,
+        typer.Option(
+            "--quotas/--no-quotas",
+            envvar="SHIPSHAPE_QUOTAS",
+            help="Refuse pushes past an account's storage quota [default: on]",
+        ),
+    ] = None,
 ) -> None:
     """Run the registry."""
     from shipshape.config import load_settings
@@ -139,6 +147,7 @@ def serve(
         "gc_grace": gc_grace,
         "retention_interval": retention_interval,
         "pull_tracking": pull_tracking,
+        "quotas": quotas,
     }  # fmt: skip
     try:
         settings = load_settings(config, overrides)

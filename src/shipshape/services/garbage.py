@@ -5,11 +5,17 @@ blobs arrive before its manifest, keeps them), then deletes the blobs no reposit
 last (`shipshape.metadata.garbage` says why that is safe against concurrent uploads and crashes). It also adopts
 bytes that a crash left without a row, and deletes uploads no session knows. One run at a time across every
 process: a job lease in the database.
+
+A run works in batches and paces itself: after each batch it pauses `pace` times as long as the batch took (1: as
+long), so that it takes at most about half of the time from the requests served meanwhile. A batch takes longer
+when the server is busy, so the pauses grow with the load.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,6 +32,7 @@ GC_JOB = "gc"
 LEASE = timedelta(minutes=5)  # renewed after every batch; a crashed run's lease runs out after this
 BATCH = 500
 FORGET_BATCH = 50  # blobs whose bytes one transaction deletes (the write lock is held meanwhile)
+PACE = 1.0  # pause after each batch, as a multiple of the batch's time
 Link = tuple[int, str]
 
 
@@ -99,12 +106,15 @@ class GarbageCollector:
         clock: Clock,
         grace: timedelta,
         holder: str | None = None,
+        pace: float = PACE,
     ) -> None:
         self._store = store
         self._blobs = blobs
         self._clock = clock
         self._grace = grace
         self._holder = holder or process_identity()
+        self._pace = pace
+        self._batch_started = time.monotonic()
 
     async def collect(self, grace: timedelta | None = None, dry_run: bool = False) -> CollectionReport:
         """One run; `JobBusy` if another process is running one."""
@@ -115,6 +125,7 @@ class GarbageCollector:
             return await self._preview(grace, before, started)
         if not await acquire_lease(self._store, GC_JOB, self._holder, started, started + LEASE):
             raise await self._busy()
+        self._batch_started = time.monotonic()
         try:
             links = await self._drop_links(before)
             await self._adopt_orphans(before)
@@ -143,8 +154,16 @@ class GarbageCollector:
         return JobBusy(f"garbage collection is already running{since}: wait for it to finish, then run it again")
 
     async def _renew(self) -> None:
+        """Between two batches: renew the lease, then pause (see the module)."""
         if not await self._store.renew_lease(GC_JOB, self._holder, self._clock.now() + LEASE):
             raise JobBusy("garbage collection lost its lease to another process: that one finishes the job")
+        await self._pause()
+
+    async def _pause(self) -> None:
+        took = time.monotonic() - self._batch_started
+        if self._pace > 0:
+            await asyncio.sleep(took * self._pace)
+        self._batch_started = time.monotonic()
 
     async def _drop_links(self, before: datetime) -> int:
         dropped, after = 0, None
@@ -158,12 +177,15 @@ class GarbageCollector:
         async for batch in self._blobs.list_blobs():
             old = [(found.name, found.size) for found in batch if found.modified_at < before and _is_digest(found.name)]
             if not old:
+                await self._pause()
                 continue
             known = await self._store.known_blobs([digest for digest, _ in old])
             orphans = [(digest, size) for digest, size in old if digest not in known]
             if orphans:
                 await self._store.adopt_orphans(orphans, self._clock.now())
                 await self._renew()
+            else:
+                await self._pause()
 
     async def _delete_blobs(self) -> tuple[int, int]:
         after = None
@@ -193,6 +215,7 @@ class GarbageCollector:
                 if upload_id not in known:
                     await self._blobs.cancel_upload(upload_id)
                     deleted += 1
+            await self._pause()
         return deleted
 
     async def _preview(self, grace: timedelta, before: datetime, started: datetime) -> CollectionReport:
