@@ -118,7 +118,7 @@ async def _measure(data_dir: Path) -> tuple[float, int]:
         await usage.usage([seeding.REGISTRY])
         started = time.perf_counter()
         found = await usage.usage([seeding.REGISTRY])
-        return time.perf_counter() - started, found.blob_count
+        return time.perf_counter() - started, found.blobs
     finally:
         await store.close()
 

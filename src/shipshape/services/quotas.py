@@ -1,7 +1,8 @@
 """Storage quotas: each account's usage kept in memory, so that admitting a push costs an index lookup, and
 measured again in full when a push comes near the quota (deletions and GC only lower it) or the measure is old.
 
-A blob counts once per account: storing one that a repository of the account links already costs nothing. A push
+A blob counts once per account: storing one that a repository of the account links already costs nothing (looked
+up only when a push would cross a limit; elsewhere the estimate may run high until the next measure). A push
 that would exceed the quota is refused (`quota` rule, DENIED) before anything is stored. Concurrent pushes that are
 admitted together may pass the quota by what they add; the next one is refused. Crossing 80% and 90% is audited and
 published as a `usage-alert` event, once per crossing across processes (the level raised is kept in the database).
@@ -88,12 +89,14 @@ class Quotas:
         self, registry: Registry, repository: str, size: int, counted: Callable[[Sequence[str]], Awaitable[bool]]
     ) -> None:
         meter = await self._meter(registry.account)
-        if await counted(meter.registries):
-            return
         used = meter.used if meter.used is not None else await self._measure(meter)
         quota = meter.account.quota_bytes
-        if used + size > quota:
-            used = await self._measure(meter)  # deletions and GC may have made room since
+        if used + size > quota or alert_level(used + size, quota) > alert_level(used, quota):
+            # Only near a limit does it matter whether the bytes are new: elsewhere a re-push only makes the
+            # estimate high until the next measure, and saves every push a lookup.
+            if await counted(meter.registries):
+                return
+            used = await self._measure(meter)  # exact, and deletions and GC may have made room since
             refusal = quota_refusal(meter.account.name, used, size, quota)
             if refusal is not None:
                 raise refusal
