@@ -45,6 +45,25 @@ class LocalFile:
     size: int
 
 
+class RemoteBlob(Protocol):
+    """A committed blob held by another service (an object store): streamed through, or fetched by the client."""
+
+    @property
+    def size(self) -> int: ...
+
+    @property
+    def redirect_url(self) -> str | None:
+        """A short-lived URL the client may fetch the bytes from itself (None: stream them)."""
+        ...
+
+    def read(self, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
+        """Bytes `start` up to (not including) `end`."""
+        ...
+
+
+OpenBlob = LocalFile | RemoteBlob
+
+
 @dataclass(frozen=True, slots=True)
 class StoredBytes:
     """A blob's bytes (`name` its digest) or an upload's (`name` its id) as the blob store holds them."""
@@ -105,7 +124,7 @@ class BlobStore(Protocol):
         """The blob's size, or None when it is not stored."""
         ...
 
-    async def open_blob(self, digest: Digest) -> LocalFile:
+    async def open_blob(self, digest: Digest) -> OpenBlob:
         """Where to read the blob from; raises `FileNotFoundError` when it is not stored."""
         ...
 

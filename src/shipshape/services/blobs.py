@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from shipshape.domain.digests import Digest
 from shipshape.domain.errors import BlobUnknown
-from shipshape.ports import BlobIndex, BlobStore, LocalFile
+from shipshape.ports import BlobIndex, BlobStore, OpenBlob
 
 
 class BlobService:
@@ -18,7 +18,7 @@ class BlobService:
             raise BlobUnknown(f"blob {digest} is not in repository {repository}")
         return size
 
-    async def open(self, repository: str, digest: Digest) -> LocalFile:
+    async def open(self, repository: str, digest: Digest) -> OpenBlob:
         await self.size(repository, digest)
         try:
             return await self._blobs.open_blob(digest)

@@ -14,7 +14,7 @@ from shipshape.domain.errors import ManifestUnknown, TagInvalid
 from shipshape.domain.manifests import Descriptor, Manifest, parse_manifest
 from shipshape.domain.names import Reference, parse_image_reference
 from shipshape.domain.records import Provenance, Pulls, StoredManifest
-from shipshape.ports import ImageRecords, LocalFile
+from shipshape.ports import ImageRecords, LocalFile, OpenBlob
 from shipshape.services.authorization import Authorizer
 from shipshape.services.pulls import PullRecorder
 
@@ -43,7 +43,7 @@ class ImageStore(ImageRecords, Protocol):
 class ConfigBlobs(Protocol):
     """Where an image's config blob is read from."""
 
-    async def open_blob(self, digest: Digest) -> LocalFile: ...
+    async def open_blob(self, digest: Digest) -> OpenBlob: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +163,7 @@ class ImageService:
             return {}
         try:
             blob = await self._blobs.open_blob(Digest.parse(config.digest))
-            raw = await asyncio.to_thread(_head, blob.path, MAX_CONFIG_BYTES + 1)
+            raw = await _head(blob, MAX_CONFIG_BYTES + 1)
         except FileNotFoundError:
             return {}
         return config_labels(raw) if len(raw) <= MAX_CONFIG_BYTES else {}
@@ -182,7 +182,14 @@ def config_labels(raw: bytes) -> dict[str, str]:
     return {key: value for key, value in labels.items() if isinstance(value, str)}
 
 
-def _head(path: Path, limit: int) -> bytes:
+async def _head(blob: OpenBlob, limit: int) -> bytes:
+    """The blob's first `limit` bytes (all of a smaller one)."""
+    if isinstance(blob, LocalFile):
+        return await asyncio.to_thread(_read_file, blob.path, limit)
+    return b"".join([chunk async for chunk in blob.read(0, min(limit, blob.size))])
+
+
+def _read_file(path: Path, limit: int) -> bytes:
     with path.open("rb") as file:
         return file.read(limit)
 

@@ -1,10 +1,13 @@
-"""`/v2/<name>/blobs/<digest>`: HEAD, GET (sendfile, ranges), DELETE."""
+"""`/v2/<name>/blobs/<digest>`: HEAD, GET (sendfile or streamed from an object store, ranges, redirects), DELETE."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from shipshape.api.oci.context import digest_param, repository, services
+from shipshape.ports import LocalFile, RemoteBlob
+
+BLOB_HEADERS = {"Content-Type": "application/octet-stream", "Cache-Control": "max-age=31536000, immutable"}
 
 
 async def head_blob(request: web.Request) -> web.StreamResponse:
@@ -26,15 +29,46 @@ async def get_blob(request: web.Request) -> web.StreamResponse:
     oci = services(request)
     blob = await oci.blobs.open(name, digest)
     oci.metrics.blob_pulls.inc()
-    # FileResponse answers Range requests (206/416) and uses sendfile on the default event loop.
-    return web.FileResponse(
-        blob.path,
-        headers={
-            "Docker-Content-Digest": str(digest),
-            "Content-Type": "application/octet-stream",
-            "Cache-Control": "max-age=31536000, immutable",
-        },
-    )
+    headers = {"Docker-Content-Digest": str(digest), **BLOB_HEADERS}
+    if isinstance(blob, LocalFile):
+        # FileResponse answers Range requests (206/416) and uses sendfile on the default event loop.
+        return web.FileResponse(blob.path, headers=headers)
+    if blob.redirect_url is not None:
+        raise web.HTTPTemporaryRedirect(blob.redirect_url, headers={"Docker-Content-Digest": str(digest)})
+    return await _stream(request, blob, headers)
+
+
+async def _stream(request: web.Request, blob: RemoteBlob, headers: dict[str, str]) -> web.StreamResponse:
+    """Send the blob, or the one byte range asked for (206; 416 when it is outside the blob)."""
+    start, end = 0, blob.size
+    try:
+        asked = request.http_range
+    except ValueError:
+        asked = slice(None, None)  # an unreadable Range is ignored, as for a file: the whole blob
+    if asked.start is not None or asked.stop is not None:
+        start, end = _bounds(asked, blob.size)
+        headers["Content-Range"] = f"bytes {start}-{end - 1}/{blob.size}"
+    response = web.StreamResponse(status=206 if "Content-Range" in headers else 200, headers=headers)
+    response.headers["Accept-Ranges"] = "bytes"
+    response.content_length = end - start
+    await response.prepare(request)
+    if request.method != "HEAD":
+        async for chunk in blob.read(start, end):
+            await response.write(chunk)
+    await response.write_eof()
+    return response
+
+
+def _bounds(asked: slice, size: int) -> tuple[int, int]:
+    """[start, end) of a Range (`bytes=a-b`, `bytes=a-`, `bytes=-n`) within a blob of `size` bytes."""
+    start, stop = asked.start, asked.stop
+    if start is not None and start < 0:  # the last -start bytes
+        start, stop = max(size + start, 0), size
+    start = start or 0
+    stop = size if stop is None else min(stop, size)
+    if start >= size or stop <= start:
+        raise web.HTTPRequestRangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
+    return start, stop
 
 
 async def delete_blob(request: web.Request) -> web.Response:
