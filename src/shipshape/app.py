@@ -29,7 +29,7 @@ from shipshape.metadata.lifecycle_store import SqlLifecycleStore
 from shipshape.metadata.store import SqlMetadataStore
 from shipshape.metadata.usage_store import SqlUsageStore
 from shipshape.metadata.webhook_store import SqlWebhookStore, open_webhook_store
-from shipshape.ports import AccessStore, Clock
+from shipshape.ports import AccessStore, BlobStore, Clock
 from shipshape.services.administration import Administration
 from shipshape.services.audit import AuditLog
 from shipshape.services.authentication import Authenticator, LoginPolicy
@@ -53,6 +53,7 @@ from shipshape.services.webhook_delivery import DeliveryPolicy, WebhookDeliverer
 from shipshape.services.webhooks import Webhooks
 from shipshape.storage.epoch import FileRevocationEpoch
 from shipshape.storage.filesystem import FilesystemBlobStore
+from shipshape.storage.s3 import S3BlobStore, S3Location
 
 log = logging.getLogger("shipshape")
 
@@ -75,11 +76,12 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
     clock = clock or SystemClock()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     metadata = open_metadata_store(settings.metadata_url, clock=clock)
-    blob_store = FilesystemBlobStore(settings.data_dir)
+    blob_store = open_blob_store(settings)
     metrics = RegistryMetrics()
     app = web.Application(middlewares=[oci_errors, oci_access])
     # First in, last out: the store closes after every background job that uses it has stopped.
     app.cleanup_ctx.append(_close_on_exit(metadata))
+    app.cleanup_ctx.append(_open_and_close(blob_store))
     # With authentication off there are no registries, hence no policies and no events.
     access_store = open_access_store(settings.metadata_url) if settings.auth else None
     rules, webhooks, quotas = None, None, None
@@ -120,13 +122,22 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
     return app
 
 
+def open_blob_store(settings: Settings) -> FilesystemBlobStore | S3BlobStore:
+    """The blob store `settings.blob_store` names: a directory (default: the data dir) or an S3 bucket."""
+    if settings.blob_dir is not None:
+        return FilesystemBlobStore(settings.blob_dir)
+    assert settings.blob_store is not None
+    location = S3Location.parse(settings.blob_store, settings.s3_endpoint_url, settings.s3_region)
+    return S3BlobStore(location, redirect=settings.s3_redirect)
+
+
 def _add_access(
     app: web.Application,
     settings: Settings,
     clock: Clock,
     access_store: SqlAccessStore,
     metadata: SqlMetadataStore,
-    blob_store: FilesystemBlobStore,
+    blob_store: BlobStore,
     rules: RegistryRules,
     webhooks: Webhooks | None,
     collector: GarbageCollector,
@@ -246,6 +257,19 @@ def _running(task: Callable[[], Coroutine[Any, Any, None]]) -> Callable[[web.App
 
 class _Closable(Protocol):
     async def close(self) -> None: ...
+
+
+class _Openable(_Closable, Protocol):
+    async def open(self) -> None: ...
+
+
+def _open_and_close(store: _Openable):  # type: ignore[no-untyped-def]
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        await store.open()
+        yield
+        await store.close()
+
+    return context
 
 
 def _close_on_exit(store: _Closable):  # type: ignore[no-untyped-def]

@@ -46,6 +46,13 @@ class Settings(BaseModel):
     # Refuse pushes that would take an account past its storage quota (off: usage is still measured and reported,
     # alerts included, but nothing is refused; for a server whose disk is someone else's concern).
     quotas: bool = True
+    # Where blob bytes live: file://DIR (default: the data dir) or s3://BUCKET[/PREFIX], an S3-compatible store.
+    # S3 credentials come the usual way (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, a profile, an instance role).
+    blob_store: str | None = None
+    s3_endpoint_url: str | None = None  # for stores other than AWS, e.g. http://seaweedfs:8333
+    s3_region: str | None = None
+    # Answer blob GETs on S3 with a 307 to a short-lived presigned URL, so that the bytes bypass the registry.
+    s3_redirect: bool = False
 
     @field_validator(
         "upload_max_idle", "lockout_duration", "gc_interval", "gc_grace", "retention_interval", mode="before"
@@ -70,6 +77,24 @@ class Settings(BaseModel):
         if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
             raise ValueError(f"listen must be HOST:PORT such as 127.0.0.1:5000, not {value!r}")
         return value
+
+    @field_validator("blob_store")
+    @classmethod
+    def _blob_store(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        scheme, sep, rest = value.partition("://")
+        if not sep or scheme not in ("file", "s3") or not rest.strip("/"):
+            raise ValueError(f"blob_store must be file://DIR or s3://BUCKET[/PREFIX], not {value!r}")
+        return value
+
+    @property
+    def blob_dir(self) -> Path | None:
+        """The directory of a filesystem blob store (None for S3)."""
+        if self.blob_store is None:
+            return self.data_dir
+        scheme, _, rest = self.blob_store.partition("://")
+        return Path(rest) if scheme == "file" else None
 
     @property
     def address(self) -> str:

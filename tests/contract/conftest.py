@@ -16,6 +16,8 @@ from sqlalchemy.exc import DBAPIError
 from shipshape.metadata import SqlMetadataStore, open_metadata_store
 from shipshape.metadata.migrate import migrate
 
+from ..s3_support import s3_store  # noqa: F401  (a fixture)
+
 POSTGRES_URL_VARIABLE = "SHIPSHAPE_TEST_POSTGRES_URL"
 
 

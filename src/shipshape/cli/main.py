@@ -128,6 +128,26 @@ def serve(
             help="Refuse pushes past an account's storage quota [default: on]",
         ),
     ] = None,
+    blob_store: Annotated[
+        str | None,
+        typer.Option(
+            envvar="SHIPSHAPE_BLOB_STORE",
+            help="Where blobs live: file://DIR or s3://BUCKET[/PREFIX] [default: the data dir]",
+        ),
+    ] = None,
+    s3_endpoint_url: Annotated[
+        str | None,
+        typer.Option(envvar="SHIPSHAPE_S3_ENDPOINT_URL", help="S3 endpoint for stores other than AWS"),
+    ] = None,
+    s3_region: Annotated[str | None, typer.Option(envvar="SHIPSHAPE_S3_REGION", help="S3 region")] = None,
+    s3_redirect: Annotated[
+        bool | None,
+        typer.Option(
+            "--s3-redirect/--no-s3-redirect",
+            envvar="SHIPSHAPE_S3_REDIRECT",
+            help="Redirect blob GETs to short-lived presigned S3 URLs [default: off]",
+        ),
+    ] = None,
 ) -> None:
     """Run the registry."""
     from shipshape.config import load_settings
@@ -148,6 +168,10 @@ def serve(
         "retention_interval": retention_interval,
         "pull_tracking": pull_tracking,
         "quotas": quotas,
+        "blob_store": blob_store,
+        "s3_endpoint_url": s3_endpoint_url,
+        "s3_region": s3_region,
+        "s3_redirect": s3_redirect,
     }  # fmt: skip
     try:
         settings = load_settings(config, overrides)

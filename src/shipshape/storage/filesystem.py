@@ -48,6 +48,12 @@ class FilesystemBlobStore:
         self._uploads.mkdir(parents=True, exist_ok=True)
         self._blobs.mkdir(parents=True, exist_ok=True)
 
+    async def open(self) -> None:
+        """Nothing to connect to: the directories exist."""
+
+    async def close(self) -> None:
+        """Nothing to release: files are opened per request."""
+
     def blob_path(self, digest: Digest) -> Path:
         return self._blobs / digest.algorithm / digest.hex[:2] / digest.hex
 
