@@ -18,7 +18,6 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, inspect, select, text
-from tests.contract.conftest import head_revision
 
 import shipshape.metadata.migrations
 from shipshape.domain import media_types as mt
@@ -45,6 +44,7 @@ from shipshape.metadata.engine import database_url as sqlalchemy_url
 from shipshape.metadata.migrate import migrate
 from shipshape.metadata.tables import metadata
 from shipshape.ports import AccessStore
+from tests.contract.conftest import head_revision
 
 NOW = datetime(2025, 3, 14, 15, 9, 26, 535897, tzinfo=UTC)
 ACCESS_TABLES = [

@@ -12,13 +12,16 @@ from shipshape.domain.digests import Digest
 from shipshape.ports import BlobStore, LocalFile, OpenBlob
 from shipshape.storage.filesystem import FilesystemBlobStore
 
+from ..s3_support import s3_store_on_new_bucket
+
 
 @pytest.fixture(params=["filesystem", pytest.param("s3", marks=pytest.mark.s3)])
 async def blob_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[BlobStore]:
     if request.param == "filesystem":
         yield FilesystemBlobStore(tmp_path)
     else:
-        yield request.getfixturevalue("s3_store")
+        async with s3_store_on_new_bucket() as store:
+            yield store
 
 
 async def content(opened: OpenBlob, start: int = 0, end: int | None = None) -> bytes:

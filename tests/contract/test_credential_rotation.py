@@ -8,10 +8,10 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from tests.contract.test_access_store import NOW, credential, event, move_to_revision, registry, seed
 
 from shipshape.metadata.access_store import SqlAccessStore, open_access_store
 from shipshape.metadata.migrate import migrate
+from tests.contract.test_access_store import NOW, credential, event, move_to_revision, registry, seed
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from tests.contract.test_metadata_store import count_rows, database, snapshot
 
 from shipshape.domain import media_types as mt
 from shipshape.domain.digests import Digest
@@ -38,6 +37,7 @@ from shipshape.services.garbage import GC_JOB, LEASE, CollectionReport, GarbageC
 from shipshape.services.jobs import process_identity
 from shipshape.services.uploads import UploadService
 from shipshape.storage.filesystem import FilesystemBlobStore
+from tests.contract.test_metadata_store import count_rows, database, snapshot
 
 GRACE = timedelta(hours=1)
 PAST_GRACE = GRACE + timedelta(minutes=1)

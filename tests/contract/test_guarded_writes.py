@@ -9,7 +9,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import Engine, select, text
-from tests.contract.test_metadata_store import NOW, by_tag, database, image, index, link_blobs_of, push, snapshot
 
 from shipshape.domain.errors import Denied, ManifestUnknown
 from shipshape.domain.names import Reference
@@ -19,6 +18,7 @@ from shipshape.metadata import manifests as manifests_sql
 from shipshape.metadata.tables import manifests, repositories
 from shipshape.metadata.tables import tags as tags_table
 from shipshape.ports import MetadataStore
+from tests.contract.test_metadata_store import NOW, by_tag, database, image, index, link_blobs_of, push, snapshot
 
 SIGNATURE = "application/vnd.dev.cosign.artifact.sig.v1+json"
 

@@ -17,7 +17,6 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, func, select, text
-from tests.contract.conftest import head_revision
 
 from shipshape.domain import media_types as mt
 from shipshape.domain.digests import Digest
@@ -36,6 +35,7 @@ from shipshape.metadata.engine import database_url
 from shipshape.metadata.migrate import migrate
 from shipshape.metadata.tables import metadata
 from shipshape.ports import MetadataStore
+from tests.contract.conftest import head_revision
 
 NOW = datetime(2025, 3, 14, 15, 9, 26, 535897, tzinfo=UTC)
 CONFIG_TYPE = "application/vnd.oci.image.config.v1+json"

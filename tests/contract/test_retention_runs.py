@@ -7,9 +7,6 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
-from tests.contract.test_access_store import registry, seed
-from tests.contract.test_metadata_store import NOW, image, push
-from tests.http.manage_support import FakeClock
 
 from shipshape.domain.access import Member, Role
 from shipshape.domain.digests import Digest
@@ -23,6 +20,9 @@ from shipshape.metadata.store import SqlMetadataStore
 from shipshape.ports import ManifestDeleteGuard
 from shipshape.services.audit import Actor, AuditLog
 from shipshape.services.retention import Retention
+from tests.contract.test_access_store import registry, seed
+from tests.contract.test_metadata_store import NOW, image, push
+from tests.http.manage_support import FakeClock
 
 OWNER = Actor(Member("olga", "acme", Role.OWNER))
 UNTAGGED = "rules: [{name: untagged, action: expire, tag-state: untagged, pushed-before: 1d}]"
