@@ -95,8 +95,8 @@ def _run_on(location: S3Location, action: Callable[[S3BlobStore], Awaitable[None
     asyncio.run(run())
 
 
-@pytest.fixture
-def s3_bucket_url() -> Iterator[tuple[str, str]]:
+@contextlib.contextmanager
+def new_bucket() -> Iterator[tuple[str, str]]:
     """(`s3://BUCKET/PREFIX`, endpoint) of a new bucket, for server processes; removed afterwards."""
     location = new_location(s3_endpoint())
     _run_on(location, create_bucket)
@@ -104,3 +104,9 @@ def s3_bucket_url() -> Iterator[tuple[str, str]]:
         yield f"s3://{location.bucket}/{location.prefix}", location.endpoint_url or ""
     finally:
         _run_on(location, drop_bucket)
+
+
+@pytest.fixture
+def s3_bucket_url() -> Iterator[tuple[str, str]]:
+    with new_bucket() as bucket:
+        yield bucket
