@@ -121,7 +121,7 @@ def cluster() -> Iterator[Cluster]:
             patch.setenv(ADMIN_PASSWORD_ENV, password)
             servers[0].start()  # the first start migrates the database and creates the admin
             # Every process signs and checks tokens and webhooks with the same keys: share the key files.
-            for key in servers[0].data_dir.glob("*.key"):
+            for key in (servers[0].data_dir / name for name in ("token-signing.key", "webhook-key")):
                 for other in servers[1:]:
                     shutil.copy2(key, other.data_dir / key.name)
             for server in servers[1:]:

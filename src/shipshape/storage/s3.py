@@ -112,6 +112,13 @@ class S3UploadWriter:
             Bucket=self._bucket, Key=self._key, UploadId=self._upload_id, MultipartUpload={"Parts": self._parts}
         )
 
+    async def abort(self) -> None:
+        """Give up: no object, and no parts left behind."""
+        if self._upload_id is not None:
+            await self._client.abort_multipart_upload(Bucket=self._bucket, Key=self._key, UploadId=self._upload_id)
+            self._upload_id = None
+        self._buffer.clear()
+
     async def _send_part(self, part: bytes) -> None:
         if self._upload_id is None:
             started = await self._client.create_multipart_upload(Bucket=self._bucket, Key=self._key)
@@ -327,10 +334,14 @@ class S3BlobStore:
 
     async def _concatenate(self, segments: list[tuple[str, int]], target: str) -> None:
         writer = S3UploadWriter(await self.client(), self.bucket, target)
-        for key, _ in segments:
-            async for chunk in self.read_object(key):
-                await writer.write(chunk)
-        await writer.close()
+        try:
+            for key, _ in segments:
+                async for chunk in self.read_object(key):
+                    await writer.write(chunk)
+            await writer.close()
+        except BaseException:
+            await writer.abort()  # a multipart upload under blobs/ would be found by nothing
+            raise
 
     async def _abort(self, key: str, multipart_id: str) -> None:
         client = await self.client()
