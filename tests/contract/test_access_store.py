@@ -1148,3 +1148,22 @@ def test_access_migrations_downgrade_to_0001(migrated_url: str) -> None:
     assert {"repositories", "manifests", "tags"} <= table_names(migrated_url)
     migrate(migrated_url)
     assert revision_of(migrated_url) == [head_revision()]
+
+
+async def test_two_processes_making_the_first_start_at_once_create_one_admin(migrated_url: str) -> None:
+    """Several server processes on one database may all find it empty: one creates `default`/`admin`."""
+    from shipshape.services.bootstrap import bootstrap
+
+    class Clock:
+        def now(self) -> datetime:
+            return NOW
+
+    stores = [open_access_store(migrated_url) for _ in range(2)]
+    try:
+        results = await asyncio.gather(*(bootstrap(store, Clock(), None) for store in stores))
+        members = await stores[0].list_members("default")
+    finally:
+        for store in stores:
+            await store.close()
+    assert sum(result is not None for result in results) == 1
+    assert [member.username for member in members] == ["admin"]

@@ -7,6 +7,7 @@ import secrets
 
 from shipshape.auth.passwords import hash_password
 from shipshape.domain.access import Account, Member, Role
+from shipshape.domain.errors import Conflict
 from shipshape.domain.passwords import check_password
 from shipshape.ports import AccessStore, Clock
 
@@ -22,7 +23,10 @@ async def bootstrap(store: AccessStore, clock: Clock, admin_password: str | None
     password = admin_password if admin_password is not None else secrets.token_urlsafe(18)
     check_password(password, ADMIN)
     now = clock.now()
-    await store.create_account(Account(name=DEFAULT_ACCOUNT, created_at=now))
+    try:
+        await store.create_account(Account(name=DEFAULT_ACCOUNT, created_at=now))
+    except Conflict:
+        return None  # another process is making the same first start (several processes on one database)
     password_hash = await asyncio.to_thread(hash_password, password)
     await store.add_member(Member(username=ADMIN, account=DEFAULT_ACCOUNT, role=Role.OWNER), password_hash, now)
     return password if generated else None
