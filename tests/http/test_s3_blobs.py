@@ -17,9 +17,9 @@ from shipshape.metadata import open_metadata_store
 from shipshape.metadata.lifecycle_store import SqlLifecycleStore
 from shipshape.metadata.migrate import migrate
 from shipshape.services.garbage import GarbageCollector
-from shipshape.storage.s3 import PART_SIZE, S3BlobStore, S3Location
+from shipshape.storage.s3 import PART_SIZE, BlobStoreUnavailable, S3BlobStore, S3Location
 
-from ..s3_support import multipart_uploads, object_keys, s3_bucket_url
+from ..s3_support import multipart_uploads, object_keys, s3_bucket_url, s3_endpoint
 from .conftest import Registry, digest_of
 from .manage_support import FakeClock
 
@@ -152,3 +152,12 @@ async def test_garbage_collection_deletes_unreferenced_blobs_from_the_bucket(
     assert len(keys) == 2 and not any(key.endswith(dropped.partition(":")[2]) for key in keys)
     layer = await registry.client.get(f"/v2/team/app/blobs/{digest_of(b'kept layer')}")
     assert layer.status == 200 and await layer.read() == b"kept layer"
+
+
+async def test_a_bucket_that_cannot_be_used_stops_the_start_with_what_to_check(tmp_path: Path) -> None:
+    endpoint = s3_endpoint()
+    settings = s3_settings(tmp_path, ("s3://no-such-bucket-here/registry", endpoint))
+    client = TestClient(TestServer(build_app(settings)))
+    with pytest.raises(BlobStoreUnavailable, match=r"bucket no-such-bucket-here .* create it, or check the endpoint"):
+        await client.start_server()
+    await client.close()
