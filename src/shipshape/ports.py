@@ -91,8 +91,9 @@ class BlobStore(Protocol):
         """Create an empty upload."""
         ...
 
-    async def append_to_upload(self, upload_id: str) -> UploadWriter:
-        """Open the upload for appending at its current end."""
+    async def append_to_upload(self, upload_id: str, size: int | None = None) -> UploadWriter:
+        """Open the upload for appending at its current end; `size` is that end when the caller just asked
+        `upload_size` (it saves the store a lookup)."""
         ...
 
     async def upload_size(self, upload_id: str) -> int:

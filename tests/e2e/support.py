@@ -28,6 +28,8 @@ from typing import Any
 
 import pytest
 import requests
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 TARGET_ENV = "SHIPSHAPE_E2E_TARGET"
 TARGET_SHIPSHAPE = "shipshape"
@@ -81,6 +83,35 @@ def file_digest(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return "sha256:" + h.hexdigest()
+
+
+@contextlib.contextmanager
+def postgres_database(prefix: str = "shipshape_e2e") -> Iterator[str]:
+    """The URL of a new, empty database on the server `SHIPSHAPE_TEST_POSTGRES_URL` names, dropped afterwards."""
+    server_url = os.environ.get("SHIPSHAPE_TEST_POSTGRES_URL")
+    if not server_url:
+        message = "SHIPSHAPE_TEST_POSTGRES_URL is not set: scripts/test starts a PostgreSQL and sets it"
+        if in_ci():
+            pytest.fail(message)
+        pytest.skip(message)
+    admin = create_engine(make_url(server_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+    database = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE DATABASE {database}"))
+    try:
+        yield make_url(server_url).set(database=database).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
+        admin.dispose()
+
+
+def write_hello_context(context: Path) -> Path:
+    """A build context for `podman build`: FROM scratch plus one file of new content (so a new digest each time)."""
+    (context / "app").mkdir(parents=True)
+    (context / "app" / "hello.txt").write_text(f"hello {os.urandom(8).hex()}\n")
+    (context / "Containerfile").write_text('FROM scratch\nCOPY app/ /app/\nCMD ["/app/hello.txt"]\n')
+    return context
 
 
 def free_port() -> int:

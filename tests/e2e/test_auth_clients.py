@@ -20,7 +20,7 @@ from .auth_support import (
     requests_logged,
     wait_for_request,
 )
-from .support import Containerd, OciLayoutImage, Skopeo, chain_ids, require_tool, run
+from .support import Containerd, OciLayoutImage, Skopeo, chain_ids, require_tool, run, write_hello_context
 
 pytestmark = pytest.mark.e2e
 
@@ -45,10 +45,7 @@ def test_podman_logs_in_with_a_ci_credential_then_pushes_and_pulls_the_same_dige
     ci = world.admin.credential("ci", "podman-dev", "ci", "pull,push", expires_in="30d")
     assert ci.username == "podman-dev+ci"
     podman = LoginPodman(e2e_tmp / "pm")
-    context = e2e_tmp / "ctx"
-    (context / "app").mkdir(parents=True)
-    (context / "app" / "hello.txt").write_text(f"hello {os.urandom(8).hex()}\n")
-    (context / "Containerfile").write_text('FROM scratch\nCOPY app/ /app/\nCMD ["/app/hello.txt"]\n')
+    context = write_hello_context(e2e_tmp / "ctx")
     ref = f"{world.server.address}/podman-dev/app:v1"
     digest_file = e2e_tmp / "pushed.digest"
     podman.run("build", "--isolation", "chroot", "-t", ref, str(context))

@@ -12,7 +12,6 @@ import shutil
 import subprocess
 import sys
 import threading
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +19,6 @@ from typing import Any
 
 import pytest
 import requests
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from ..s3_support import new_bucket
 from .auth_support import (
@@ -42,14 +39,14 @@ from .support import (
     RegistryServer,
     Skopeo,
     free_port,
-    in_ci,
+    postgres_database,
     sha256_digest,
     stop_process,
+    write_hello_context,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.s3]
 
-POSTGRES_URL_VARIABLE = "SHIPSHAPE_TEST_POSTGRES_URL"
 REGISTRY = "scale-dev"
 PROCESSES = 3
 
@@ -72,26 +69,6 @@ class Cluster:
 
 
 @contextlib.contextmanager
-def postgres_database() -> Iterator[str]:
-    server_url = os.environ.get(POSTGRES_URL_VARIABLE)
-    if not server_url:
-        reason = f"{POSTGRES_URL_VARIABLE} is not set: start a server with scripts/test-postgres"
-        if in_ci():
-            pytest.fail(reason)
-        pytest.skip(reason)
-    engine = create_engine(make_url(server_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
-    name = f"shipshape_scale_{uuid.uuid4().hex[:12]}"
-    with engine.connect() as connection:
-        connection.execute(text(f"CREATE DATABASE {name}"))
-    try:
-        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with engine.connect() as connection:
-            connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        engine.dispose()
-
-
-@contextlib.contextmanager
 def balancer(port: int, backends: list[str]) -> Iterator[subprocess.Popen[bytes]]:
     script = Path(__file__).with_name("round_robin.py")
     process = subprocess.Popen(
@@ -108,7 +85,7 @@ def balancer(port: int, backends: list[str]) -> Iterator[subprocess.Popen[bytes]
 def cluster() -> Iterator[Cluster]:
     password = strong_password()
     with contextlib.ExitStack() as stack:
-        database = stack.enter_context(postgres_database())
+        database = stack.enter_context(postgres_database("shipshape_scale"))
         bucket, endpoint = stack.enter_context(new_bucket())
         root = stack.enter_context(private_dir("ssx-"))
         port = free_port()
@@ -166,10 +143,7 @@ def test_skopeo_pushes_and_pulls_through_three_processes(cluster: Cluster, make_
 
 def test_podman_pushes_and_pulls_through_three_processes(cluster: Cluster, e2e_tmp: Path) -> None:
     podman = LoginPodman(e2e_tmp / "pm")
-    context = e2e_tmp / "ctx"
-    (context / "app").mkdir(parents=True)
-    (context / "app" / "hello.txt").write_text(f"hello {os.urandom(8).hex()}\n")
-    (context / "Containerfile").write_text('FROM scratch\nCOPY app/ /app/\nCMD ["/app/hello.txt"]\n')
+    context = write_hello_context(e2e_tmp / "ctx")
     ref = f"{cluster.address}/{REGISTRY}/podman:v1"
     digest_file = e2e_tmp / "pushed.digest"
     podman.run("build", "--isolation", "chroot", "-t", ref, str(context))

@@ -8,21 +8,18 @@ import os
 import ssl
 import subprocess
 import urllib.request
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from tests.e2e.support import (
     OciLayoutImage,
     RegistryServer,
     Skopeo,
     free_port,
-    in_ci,
+    postgres_database,
     require_tool,
     shipshape_command,
     stop_process,
@@ -165,28 +162,17 @@ def test_several_workers_share_the_port_and_resume_each_others_uploads(e2e_tmp: 
 def test_serves_from_postgresql_with_several_workers(
     e2e_tmp: Path, skopeo: Skopeo, make_oci_image: Callable[..., OciLayoutImage]
 ) -> None:
-    server_url = os.environ.get("SHIPSHAPE_TEST_POSTGRES_URL")
-    if not server_url:
-        message = "SHIPSHAPE_TEST_POSTGRES_URL is not set: scripts/test starts a PostgreSQL and sets it"
-        if in_ci():
-            pytest.fail(message)
-        pytest.skip(message)
-    admin = create_engine(make_url(server_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
-    database = f"shipshape_e2e_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as connection:
-        connection.execute(text(f"CREATE DATABASE {database}"))
-    database_url = make_url(server_url).set(database=database).render_as_string(hide_password=False)
-    server = RegistryServer("shipshape", e2e_tmp / "srv", extra_args=["--database-url", database_url, "--workers", "2"])
-    try:
-        server.start()
-        image = make_oci_image()
-        skopeo.copy(image.ref, f"docker://{server.address}/pg/app:v1")
-        inspected = skopeo.inspect_json(f"docker://{server.address}/pg/app:v1")
-        assert inspected["Digest"] == image.manifest_digest
-        assert skopeo.list_tags(f"docker://{server.address}/pg/app") == ["v1"]
-        assert not (server.data_dir / "metadata.db").exists()  # the metadata went to PostgreSQL
-    finally:
-        server.stop()
-        with admin.connect() as connection:
-            connection.execute(text(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
-        admin.dispose()
+    with postgres_database() as database_url:
+        server = RegistryServer(
+            "shipshape", e2e_tmp / "srv", extra_args=["--database-url", database_url, "--workers", "2"]
+        )
+        try:
+            server.start()
+            image = make_oci_image()
+            skopeo.copy(image.ref, f"docker://{server.address}/pg/app:v1")
+            inspected = skopeo.inspect_json(f"docker://{server.address}/pg/app:v1")
+            assert inspected["Digest"] == image.manifest_digest
+            assert skopeo.list_tags(f"docker://{server.address}/pg/app") == ["v1"]
+            assert not (server.data_dir / "metadata.db").exists()  # the metadata went to PostgreSQL
+        finally:
+            server.stop()

@@ -192,7 +192,7 @@ class UploadService:
 
     async def _receive(self, upload_id: str, body: AsyncIterable[bytes], size: int, algorithm: str) -> int:
         state = await self._state(upload_id, size, algorithm)
-        writer = await self._blobs.append_to_upload(upload_id)
+        writer = await self._blobs.append_to_upload(upload_id, size)
         try:
             async for chunk in body:
                 state.hasher.update(chunk)

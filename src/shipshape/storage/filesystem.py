@@ -63,7 +63,7 @@ class FilesystemBlobStore:
     async def start_upload(self, upload_id: str) -> None:
         self._upload_path(upload_id).touch(exist_ok=False)
 
-    async def append_to_upload(self, upload_id: str) -> FileUploadWriter:
+    async def append_to_upload(self, upload_id: str, size: int | None = None) -> FileUploadWriter:
         path = self._upload_path(upload_id)
         if not path.exists():
             raise FileNotFoundError(f"upload {upload_id} not found")

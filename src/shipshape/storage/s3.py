@@ -189,8 +189,9 @@ class S3BlobStore:
         client = await self.client()
         await client.put_object(Bucket=self.bucket, Key=self._upload_prefix(upload_id) + CREATED, Body=b"")
 
-    async def append_to_upload(self, upload_id: str) -> S3UploadWriter:
-        size = await self.upload_size(upload_id)
+    async def append_to_upload(self, upload_id: str, size: int | None = None) -> S3UploadWriter:
+        if size is None:
+            size = await self.upload_size(upload_id)
         key = f"{self._upload_prefix(upload_id)}{size:020d}"
         return S3UploadWriter(await self.client(), self.bucket, key)
 

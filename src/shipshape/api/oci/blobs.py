@@ -52,9 +52,8 @@ async def _stream(request: web.Request, blob: RemoteBlob, headers: dict[str, str
     response.headers["Accept-Ranges"] = "bytes"
     response.content_length = end - start
     await response.prepare(request)
-    if request.method != "HEAD":
-        async for chunk in blob.read(start, end):
-            await response.write(chunk)
+    async for chunk in blob.read(start, end):
+        await response.write(chunk)
     await response.write_eof()
     return response
 
