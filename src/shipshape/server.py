@@ -16,12 +16,13 @@ import sys
 from aiohttp import web
 
 from shipshape.api.metrics import share_between_processes
-from shipshape.app import SystemClock, build_app
+from shipshape.app import SystemClock, build_app, open_blob_store
 from shipshape.config import Settings
 from shipshape.domain.errors import PasswordRejected
 from shipshape.logs import AccessLogger, configure_logging
 from shipshape.metadata.access_store import open_access_store
 from shipshape.services.bootstrap import ADMIN, DEFAULT_ACCOUNT, bootstrap
+from shipshape.storage.s3 import BlobStoreUnavailable
 
 log = logging.getLogger("shipshape")
 
@@ -35,6 +36,7 @@ def serve(settings: Settings) -> None:
 
     configure_logging(settings.log_json, settings.log_level)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    asyncio.run(_check_blob_store(settings))
     migrate(settings.metadata_url)
     if settings.auth:
         asyncio.run(_bootstrap(settings))
@@ -65,6 +67,18 @@ def serve(settings: Settings) -> None:
             worker.terminate()
         for worker in others:
             worker.join(timeout=30)
+
+
+async def _check_blob_store(settings: Settings) -> None:
+    """Refuse to start, in one line, on a blob store that cannot be used (before any worker is forked)."""
+    store = open_blob_store(settings)
+    try:
+        await store.open()
+    except BlobStoreUnavailable as error:
+        print(f"shipshape: {error}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
+    finally:
+        await store.close()
 
 
 async def _bootstrap(settings: Settings) -> None:

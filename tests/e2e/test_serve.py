@@ -93,6 +93,20 @@ def test_invalid_settings_exit_with_a_message(e2e_tmp: Path) -> None:
     assert b"HOST:PORT" in result.stderr
 
 
+def test_an_unreachable_s3_store_stops_the_start_in_one_line_and_changes_nothing(e2e_tmp: Path) -> None:
+    closed = free_port()  # nothing listens there
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+    result = subprocess.run(
+        [shipshape_command(), "serve", "--no-auth", "--data-dir", str(e2e_tmp / "d"), "--blob-store", "s3://images",
+         "--s3-endpoint-url", f"http://127.0.0.1:{closed}", "--s3-region", "us-east-1"],
+        capture_output=True, timeout=120, check=False, env=env,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.decode().strip().splitlines()[-1].startswith("shipshape: the S3 bucket images on http")
+    assert b"Traceback" not in result.stderr
+    assert not (e2e_tmp / "d" / "metadata.db").exists()  # checked before the database is migrated
+
+
 def test_tls_serves_https_to_skopeo(
     e2e_tmp: Path, launched: list[subprocess.Popen[bytes]], skopeo: Skopeo, make_oci_image: object
 ) -> None:

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from shipshape.domain.digests import Digest
 from shipshape.ports import StoredBytes
@@ -165,10 +165,11 @@ class S3BlobStore:
 
     async def open(self) -> None:
         """Connect, and check that the bucket can be used (a clear error at start rather than at the first push)."""
-        client = await self.client()
         try:
+            client = await self.client()
             await client.head_bucket(Bucket=self.bucket)
-        except (ClientError, OSError) as error:
+        except (BotoCoreError, ClientError, OSError) as error:
+            await self.close()
             where = self._location.endpoint_url or "AWS"
             raise BlobStoreUnavailable(
                 f"the S3 bucket {self.bucket} on {where} cannot be used ({error}): create it, or check the endpoint"
