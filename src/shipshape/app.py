@@ -7,7 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
 
@@ -53,7 +53,9 @@ from shipshape.services.webhook_delivery import DeliveryPolicy, WebhookDeliverer
 from shipshape.services.webhooks import Webhooks
 from shipshape.storage.epoch import FileRevocationEpoch
 from shipshape.storage.filesystem import FilesystemBlobStore
-from shipshape.storage.s3 import S3BlobStore, S3Location
+
+if TYPE_CHECKING:
+    from shipshape.storage.s3 import S3BlobStore
 
 log = logging.getLogger("shipshape")
 
@@ -126,6 +128,8 @@ def open_blob_store(settings: Settings) -> FilesystemBlobStore | S3BlobStore:
     """The blob store `settings.blob_store` names: a directory (default: the data dir) or an S3 bucket."""
     if settings.blob_dir is not None:
         return FilesystemBlobStore(settings.blob_dir)
+    from shipshape.storage.s3 import S3BlobStore, S3Location  # only here: its client library is large
+
     assert settings.blob_store is not None
     location = S3Location.parse(settings.blob_store, settings.s3_endpoint_url, settings.s3_region)
     return S3BlobStore(location, redirect=settings.s3_redirect)

@@ -22,7 +22,7 @@ from shipshape.domain.errors import PasswordRejected
 from shipshape.logs import AccessLogger, configure_logging
 from shipshape.metadata.access_store import open_access_store
 from shipshape.services.bootstrap import ADMIN, DEFAULT_ACCOUNT, bootstrap
-from shipshape.storage.s3 import BlobStoreUnavailable
+from shipshape.storage import BlobStoreUnavailable
 
 log = logging.getLogger("shipshape")
 

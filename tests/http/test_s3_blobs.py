@@ -17,7 +17,8 @@ from shipshape.metadata import open_metadata_store
 from shipshape.metadata.lifecycle_store import SqlLifecycleStore
 from shipshape.metadata.migrate import migrate
 from shipshape.services.garbage import GarbageCollector
-from shipshape.storage.s3 import PART_SIZE, BlobStoreUnavailable, S3BlobStore, S3Location
+from shipshape.storage import BlobStoreUnavailable
+from shipshape.storage.s3 import PART_SIZE, S3BlobStore, S3Location
 
 from ..s3_support import multipart_uploads, object_keys, s3_bucket_url, s3_endpoint
 from .conftest import Registry, digest_of

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -37,3 +39,18 @@ def test_an_s3_url_names_a_bucket_and_prefix(tmp_path: Path) -> None:
 def test_a_blob_store_url_of_another_form_is_refused_with_the_forms_accepted(url: str) -> None:
     with pytest.raises(ValidationError, match=r"file://DIR or s3://BUCKET\[/PREFIX\]"):
         Settings(blob_store=url)
+
+
+def test_a_server_on_the_filesystem_does_not_load_the_s3_client(tmp_path: Path) -> None:
+    """botocore costs ~15 MB per process: only a server configured for S3 imports it."""
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from shipshape.app import build_app\n"
+        "from shipshape.config import Settings\n"
+        "import shipshape.server\n"
+        f"build_app(Settings(data_dir=Path({str(tmp_path / 'data')!r}), auth=False))\n"
+        "print(sorted(name for name in ('botocore', 'aiobotocore') if name in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert result.stdout.strip() == "[]"

@@ -30,6 +30,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from shipshape.domain.digests import Digest
 from shipshape.ports import StoredBytes
+from shipshape.storage import BlobStoreUnavailable
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
@@ -42,10 +43,6 @@ READ_CHUNK = 1024 * 1024
 REDIRECT_LIFETIME = 300  # seconds a presigned GET URL stays valid
 CREATED = "created"
 _MISSING = {"404", "NoSuchKey", "NotFound", "NoSuchUpload"}
-
-
-class BlobStoreUnavailable(RuntimeError):
-    """The configured store cannot be reached or used."""
 
 
 @dataclass(frozen=True, slots=True)
