@@ -15,7 +15,7 @@ from datetime import datetime
 from shipshape.domain.access import Principal
 from shipshape.domain.records import PullTally
 from shipshape.ports import Clock, PullLog
-from shipshape.services.policies import actor_name
+from shipshape.services.policies import ANONYMOUS
 
 log = logging.getLogger("shipshape.pulls")
 
@@ -23,19 +23,33 @@ FLUSH_INTERVAL = 2.0  # seconds
 _Key = tuple[str, str, str]  # repository, digest, puller
 
 
+class _Pending:
+    """One (manifest, puller)'s pulls since the last flush, updated in place."""
+
+    __slots__ = ("count", "last")
+
+    def __init__(self, count: int, last: datetime) -> None:
+        self.count = count
+        self.last = last
+
+
 class PullRecorder:
     def __init__(self, log_: PullLog, clock: Clock, interval: float = FLUSH_INTERVAL) -> None:
         self._log = log_
         self._clock = clock
         self._interval = interval
-        self._pending: dict[_Key, tuple[int, datetime]] = {}
+        self._pending: dict[_Key, _Pending] = {}
         self._writing = asyncio.Lock()
 
     def record(self, repository: str, digest: str, principal: Principal | None) -> None:
-        """Count one pull (no I/O)."""
-        key = (repository, digest, actor_name(principal))
-        count, _ = self._pending.get(key, (0, None))
-        self._pending[key] = (count + 1, self._clock.now())
+        """Count one pull (no I/O). On every manifest GET: kept to a dictionary lookup and a clock reading."""
+        key = (repository, digest, getattr(principal, "username", ANONYMOUS))  # actor_name, inlined
+        tally = self._pending.get(key)
+        if tally is None:
+            self._pending[key] = _Pending(1, self._clock.now())
+        else:
+            tally.count += 1
+            tally.last = self._clock.now()
 
     async def flush(self) -> int:
         """Write what accumulated; returns how many (manifest, puller) tallies were written."""
@@ -44,8 +58,8 @@ class PullRecorder:
                 return 0
             pending, self._pending = self._pending, {}
             tallies = [
-                PullTally(repository, digest, puller, count, last)
-                for (repository, digest, puller), (count, last) in pending.items()
+                PullTally(repository, digest, puller, tally.count, tally.last)
+                for (repository, digest, puller), tally in pending.items()
             ]
             try:
                 return await self._log.record_pulls(tallies)
@@ -53,8 +67,12 @@ class PullRecorder:
                 # Put them back for the next flush, added to what arrived meanwhile.
                 for tally in tallies:
                     key = (tally.repository, tally.digest, tally.puller)
-                    count, last = self._pending.get(key, (0, tally.last_pulled_at))
-                    self._pending[key] = (count + tally.count, max(last, tally.last_pulled_at))
+                    arrived = self._pending.get(key)
+                    if arrived is None:
+                        self._pending[key] = _Pending(tally.count, tally.last_pulled_at)
+                    else:
+                        arrived.count += tally.count
+                        arrived.last = max(arrived.last, tally.last_pulled_at)
                 raise
 
     async def run(self) -> None:
