@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
@@ -16,14 +17,23 @@ REQUEST_BYTES = "shipshape_http_request_bytes_total"
 
 
 def test_copy_between_repositories_mounts_layers_instead_of_uploading(
-    registry: RegistryServer, skopeo: Skopeo, http: RegistryHTTP, make_oci_image: Callable[..., OciLayoutImage]
+    registry: RegistryServer,
+    skopeo: Skopeo,
+    http: RegistryHTTP,
+    make_oci_image: Callable[..., OciLayoutImage],
+    tmp_path: Path,
 ) -> None:
     # A layer big enough that re-sending it could not hide among manifests and configs.
     image = make_oci_image(random_bytes=2 * 1024 * 1024)
     smallest_layer = min(image.layer_sizes)
     assert smallest_layer > 1024 * 1024
-    # The first push teaches skopeo's (private) blob-info cache where these blobs live: reg/a.
     skopeo.copy(image.ref, f"docker://{registry.address}/reg/a:v1")
+    # skopeo mounts a layer only when its (private) blob-info cache knows both where the layer lives
+    # and how it is compressed. A push records the compression only if skopeo's digesting reader saw
+    # the end of the stream before the upload returned, a race inside skopeo (1.9) that it loses about
+    # once in twenty copies under load. A pull reads every layer to its end, so it teaches the cache
+    # both facts every time: the same state a CI runner has after pulling a base image.
+    skopeo.copy(f"docker://{registry.address}/reg/a:v1", f"oci:{tmp_path / 'pulled'}:v1")
     before = registry.metrics() if registry.is_shipshape else {}
 
     skopeo.copy(f"docker://{registry.address}/reg/a:v1", f"docker://{registry.address}/reg/b:v1")
