@@ -6,9 +6,10 @@
    SQL (lifecycle_seed.py), under the rules of the README's example; seconds (request to last byte) and growth;
 2. garbage collection: `POST /api/v1/gc {"grace": "0s"}` over 10,000 and 100,000 blobs (a file each), 1,000 of
    them linked but unreferenced; seconds and growth; checks that exactly those 1,000 rows and files went;
-3. manifest GET by tag with wrk (32 connections, after an uncounted warm-up run; the servers idle, the first one
-   measured rotating from round to round) on Shipshape with pull tracking on
-   and off (`--workers`, default 2 as in bench/run.py), and Distribution;
+3. manifest GET by tag with wrk (32 connections) on Shipshape with pull tracking on and off (`--workers`,
+   default 2 as in bench/run.py), a second Shipshape without tracking as an A/A control, and Distribution: all four
+   up at once, after an uncounted warm-up each, taking turns in short wrk runs (`--pairs` turns of
+   `--turn-seconds` per server and round, the first of each turn rotating); the ratio is the median over all pairs;
 4. small-image pushes and blob pulls (fixed counts, concurrent clients) on one Shipshape holding the large GC set,
    while `POST /api/v1/gc` runs back to back (after 1,000 fresh unreferenced blobs were added), and without GC.
 
@@ -64,6 +65,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--rounds", type=int, help="rounds per measurement (default 3; 1 with --quick)")
     p.add_argument("--workers", type=int, default=2, help="--workers of the servers under HTTP load (as bench/run.py)")
     p.add_argument("--wrk-seconds", type=int, help="duration of each wrk run (default 10; 3 with --quick)")
+    p.add_argument("--pairs", type=int, help="turns per server and round in the tracking bench (default 4)")
+    p.add_argument("--turn-seconds", type=int, help="duration of one turn in the tracking bench (default 4)")
     p.add_argument("--push-images", type=int, help="images pushed per load of benchmark 4 (default 400)")
     p.add_argument("--pulls", type=int, help="blob pulls per load of benchmark 4 (default 4000)")
     p.add_argument("--only", default="retention,gc,tracking,during", help="comma-separated subset to run")
@@ -76,6 +79,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.sizes = (1_000, 10_000) if args.quick else (10_000, 100_000)
     args.gc_sizes = (2_000, 10_000) if args.quick else args.sizes  # room for the 1,000 unreferenced blobs
     args.wrk_seconds = args.wrk_seconds or (3 if args.quick else 10)
+    args.pairs = args.pairs or (2 if args.quick else 4)
+    args.turn_seconds = args.turn_seconds or (2 if args.quick else 4)
     args.push_images = args.push_images or (80 if args.quick else 400)
     args.pulls = args.pulls or (800 if args.quick else 4000)
     args.wrk_threads, args.wrk_connections = 2, 32  # what run.measure_manifest reads
@@ -170,8 +175,10 @@ def bench_gc(lab: Lab) -> tuple[list[str], Path]:
 
 def bench_tracking(lab: Lab) -> list[str]:
     args = lab.args
-    # Shipshape servers start anew every round (on the same data dirs): a server process can be a few per cent
-    # faster or slower than an identical one for as long as it runs (the control shows how much).
+    # All four servers run at once and take turns in short wrk runs, pair after pair, so that a slow minute of
+    # the machine falls on all of them; the Shipshape servers start anew every round (on the same data dirs),
+    # since one process can be a few per cent faster or slower than an identical one for as long as it runs:
+    # the A/A control, a second server without tracking, shows how much.
     data = {label: lab.tmp / f"{label}-data" for label in ("tracking-on", "tracking-off", "control")}
 
     def start(label: str) -> Server:
@@ -184,32 +191,41 @@ def bench_tracking(lab: Lab) -> list[str]:
         run.prepare_manifest(server)
         if server is not dist:
             server.stop()
-    warm_up = argparse.Namespace(**{**vars(args), "wrk_seconds": max(2, args.wrk_seconds // 3)})
+    turn = argparse.Namespace(**{**vars(args), "wrk_seconds": args.turn_seconds})
+    warm_up = argparse.Namespace(**{**vars(args), "wrk_seconds": max(2, args.turn_seconds // 2)})
 
-    def one(rnd: int) -> dict[str, tuple[float, float]]:
-        """Each server's req/s and server CPU µs per request."""
+    def one(rnd: int) -> dict[str, list[tuple[float, float]]]:
+        """Each server's req/s and server CPU µs per request, one pair per entry."""
         targets = {**{label: start(label) for label in data}, "distribution": dist}
         for label in data:
             settle(targets[label])  # a server still starting must not take CPU from the one measured
-        measured = {}
+        measured: dict[str, list[tuple[float, float]]] = {label: [] for label in targets}
         try:
+            for server in targets.values():
+                run.measure_manifest(server, warm_up)  # not counted: whatever ran before must not matter
             order = list(targets)
-            for label in order[rnd % len(order) :] + order[: rnd % len(order)]:  # each first in its turn
-                run.measure_manifest(targets[label], warm_up)  # not counted: whatever ran before must not matter
-                ticks = targets[label].tree_cpu_ticks()
+            for pair in range(args.pairs):
+                shift = (rnd * args.pairs + pair) % len(order)
                 with lab.measuring():
-                    result = run.measure_manifest(targets[label], args)
-                cpu = (targets[label].tree_cpu_ticks() - ticks) / servers.CLOCK_TICKS / result.requests * 1e6
-                measured[label] = (result.requests_per_sec, cpu)
-                log(f"tracking round {rnd + 1}, {label}: {result.requests_per_sec:,.0f} req/s, {cpu:.0f} µs CPU/req")
+                    for label in order[shift:] + order[:shift]:  # each first in its turn
+                        ticks = targets[label].tree_cpu_ticks()
+                        result = run.measure_manifest(targets[label], turn)
+                        cpu = (targets[label].tree_cpu_ticks() - ticks) / servers.CLOCK_TICKS / result.requests
+                        measured[label].append((result.requests_per_sec, cpu * 1e6))
+                log(
+                    f"tracking round {rnd + 1}, pair {pair + 1}: "
+                    + ", ".join(f"{label} {measured[label][-1][0]:,.0f}" for label in order)
+                    + " req/s"
+                )
         finally:
             for label in data:
                 targets[label].stop()  # pulls counted so far are written at shutdown
         return measured
 
     results = lab.rounds(one)
-    rates = {label: [r[label][0] for r in results] for label in [*data, "distribution"]}
-    cpu = {label: [r[label][1] for r in results] for label in rates}
+    labels = [*data, "distribution"]
+    rates = {label: [rate for r in results for rate, _ in r[label]] for label in labels}
+    cpu = {label: [c for r in results for _, c in r[label]] for label in labels}
     sql = "SELECT coalesce(sum(pull_count), 0) FROM manifests"
     counted = [seeding.query(data[label], sql) for label in data]
     if counted[0] == 0 or counted[1:] != [0, 0]:
@@ -219,26 +235,28 @@ def bench_tracking(lab: Lab) -> list[str]:
     title["distribution"] = f"Distribution {servers.distribution_version(args.distribution_bin)}"
     on_off, a_a = ratios(rates["tracking-on"], rates["tracking-off"]), ratios(rates["tracking-off"], rates["control"])
     both = [(x + y) / 2 for x, y in zip(rates["tracking-off"], rates["control"], strict=True)]
+    per_round = [
+        statistics.median(ratios(*(rates[k][i : i + args.pairs] for k in ("tracking-on", "tracking-off"))))
+        for i in range(0, len(on_off), args.pairs)
+    ]
     return [
-        "### Manifest GET by tag, pull tracking on and off (wrk, 32 connections)",
+        f"### Manifest GET by tag, pull tracking on and off (wrk, 32 connections, {args.pairs} turns of "
+        f"{args.turn_seconds} s per server and round)",
         "",
-        "| Server | req/s, median [min, max] | per round | server CPU per request (µs), median [min, max] |",
-        "|---|---:|---|---:|",
-        *(
-            f"| {title[k]} | {spread(v, ',.0f')} | {', '.join(f'{x:,.0f}' for x in v)} | {spread(cpu[k], '.1f')} |"
-            for k, v in rates.items()
-        ),
+        "| Server | req/s, median [min, max] | server CPU per request (µs), median [min, max] |",
+        "|---|---:|---:|",
+        *(f"| {title[k]} | {spread(v, ',.0f')} | {spread(cpu[k], '.1f')} |" for k, v in rates.items()),
         "",
-        f"Tracking on / off: **{statistics.median(on_off):.3f}** (per round: {', '.join(f'{r:.3f}' for r in on_off)}); "
-        f"target ≥ 0.95: **{'met' if statistics.median(on_off) >= 0.95 else 'NOT met'}**. Shipshape / Distribution: "
+        f"Tracking on / off: **{statistics.median(on_off):.3f}**, the median of {len(on_off)} pairs (range "
+        f"{min(on_off):.3f}-{max(on_off):.3f}; per round: {', '.join(f'{r:.3f}' for r in per_round)}); target "
+        f"≥ 0.95: **{'met' if statistics.median(on_off) >= 0.95 else 'NOT met'}**. Control, two identical servers "
+        f"without tracking: off / control **{statistics.median(a_a):.3f}** (range {min(a_a):.3f}-{max(a_a):.3f}), "
+        f"the noise floor of a ratio between two servers; tracking on / the mean of both: "
+        f"{statistics.median(ratios(rates['tracking-on'], both)):.3f}; server CPU per request, on / off: "
+        f"{statistics.median(ratios(cpu['tracking-on'], cpu['tracking-off'])):.3f}. Shipshape / Distribution: "
         f"{statistics.median(ratios(rates['tracking-on'], rates['distribution'])):.2f}x (on), "
         f"{statistics.median(ratios(rates['tracking-off'], rates['distribution'])):.2f}x (off). The server with "
-        f"tracking on recorded {counted[0]:,} pulls in its database (the others none); the Shipshape servers started "
-        f"anew every round. Control, two identical "
-        f"servers without tracking: off / control **{statistics.median(a_a):.3f}** (per round: "
-        f"{', '.join(f'{r:.3f}' for r in a_a)}), the noise floor of a ratio between two servers; tracking on / the "
-        f"mean of both: {statistics.median(ratios(rates['tracking-on'], both)):.3f}; server CPU per request, on / off: "
-        f"{statistics.median(ratios(cpu['tracking-on'], cpu['tracking-off'])):.3f}.",
+        f"tracking on recorded {counted[0]:,} pulls in its database (the others none).",
     ]
 
 

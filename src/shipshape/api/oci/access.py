@@ -72,6 +72,9 @@ class Caller:
         return actor_name(self.principal)
 
 
+NOBODY = Caller(Anonymous())  # every unauthenticated caller: one frozen value, not two objects per request
+
+
 @dataclass(frozen=True, slots=True)
 class AccessControl:
     authenticator: Authenticator
@@ -108,7 +111,7 @@ class AccessControl:
             return await self._bearer_caller(value.strip())
         if header:
             raise Unauthorized("unsupported Authorization scheme: use Basic or Bearer")
-        return Caller(Anonymous())
+        return NOBODY
 
     async def _basic_caller(self, value: str, remote: str | None) -> Caller:
         username, secret = _basic(value)
@@ -147,7 +150,11 @@ CALLER = web.RequestKey("caller", Caller)
 
 
 def caller_of(request: web.Request) -> Caller:
-    return request.get(CALLER) or Caller(Anonymous())
+    """Who sent `request`, as `oci_access` found (anonymous when access control is off)."""
+    try:
+        return request[CALLER]  # a Request's get() and `in` would raise and catch a KeyError when unset
+    except KeyError:
+        return NOBODY
 
 
 def pull_check(request: web.Request) -> Callable[[str], Awaitable[bool]]:
@@ -165,6 +172,7 @@ async def oci_access(request: web.Request, handler: Handler) -> web.StreamRespon
     """Authenticate `/v2/` requests and enforce the route's action; challenge or refuse otherwise."""
     access = request.app.get(ACCESS)
     if access is None or not request.path.startswith("/v2"):
+        request[CALLER] = NOBODY  # set, so that caller_of() (on every manifest GET) need not catch a KeyError
         return await handler(request)
     route = request.match_info.route.name or ""
     path = request.match_info.get("name")
