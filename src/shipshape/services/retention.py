@@ -176,7 +176,7 @@ class Retention:
             return RetentionReport(registry.name, False, (), 0, (), at=now)
         if self._pulls is not None:
             await self._pulls.flush()  # the protection window must see this process's latest pulls
-        with _collector_paused():
+        with collector_paused():
             images = await self._inventory.images(registry.name)
             candidates = [_candidate(image) for image in images]
             plan = plan_retention(
@@ -184,16 +184,16 @@ class Retention:
                 tag_is_immutable=registry.rules.tag_is_immutable,
                 production=registry.environment is Environment.PRODUCTION,
             )  # fmt: skip
-        doomed = sorted({digest for deletion in plan.deletions for digest in deletion.candidate.blobs})
-        outside = await self._inventory.blobs_referenced_outside(registry.name, doomed) if doomed else set()
-        return RetentionReport(
-            registry=registry.name,
-            ran=False,
-            candidates=tuple(_planned(registry.name, deletion) for deletion in plan.deletions),
-            bytes=plan.freed_bytes(outside),
-            kept=tuple(_kept(registry.name, kept) for kept in plan.kept),
-            at=now,
-        )
+            doomed = sorted({digest for deletion in plan.deletions for digest in deletion.candidate.blobs})
+            outside = await self._inventory.blobs_referenced_outside(registry.name, doomed) if doomed else set()
+            return RetentionReport(
+                registry=registry.name,
+                ran=False,
+                candidates=tuple(_planned(registry.name, deletion) for deletion in plan.deletions),
+                bytes=plan.freed_bytes(outside),
+                kept=tuple(_kept(registry.name, kept) for kept in plan.kept),
+                at=now,
+            )
 
     async def _execute(
         self, registry: Registry, plan: RetentionReport, actor: str, remote: str | None, job: str
@@ -294,9 +294,10 @@ def _unchanged(candidate: Candidate) -> ManifestDeleteGuard:
 
 
 @contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cycle collector off while a plan builds its objects (a few per manifest, none in a cycle): with
-    100,000 manifests its passes over the growing heap took about a fifth of the preview's time."""
+def collector_paused() -> Iterator[None]:
+    """Python's cycle collector off while a plan or its report builds its objects (a few per manifest, none in a
+    cycle): with 100,000 manifests its passes over the growing heap took a fifth of a preview's time, and a
+    larger share the more manifests, as each pass walks the whole heap. Nests; the outermost re-enables it."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:

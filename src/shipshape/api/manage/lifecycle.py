@@ -22,7 +22,7 @@ from shipshape.api.manage.wire import no_content, read_body, read_query, respond
 from shipshape.domain.access import Registry
 from shipshape.domain.errors import PolicyInvalid, Unsupported
 from shipshape.domain.retention import RetentionPolicy
-from shipshape.services.retention import Retention
+from shipshape.services.retention import Retention, collector_paused
 
 
 async def collect_garbage(request: web.Request) -> web.Response:
@@ -81,13 +81,15 @@ async def clear_retention(request: web.Request) -> web.Response:
 
 
 async def preview_retention(request: web.Request) -> web.Response:
-    report = await _retention(request).preview(actor(request), request.match_info["name"])
-    return respond(RetentionReportOut.of(report))
+    with collector_paused():  # the report and its JSON hold a few objects per manifest
+        report = await _retention(request).preview(actor(request), request.match_info["name"])
+        return respond(RetentionReportOut.of(report))
 
 
 async def run_retention(request: web.Request) -> web.Response:
     report = await _retention(request).run(actor(request), request.match_info["name"])
-    return respond(RetentionReportOut.of(report))
+    with collector_paused():
+        return respond(RetentionReportOut.of(report))
 
 
 def _retention_out(registry: Registry, policy: RetentionPolicy | None) -> RetentionOut:
