@@ -86,12 +86,37 @@ def plan_retention(
     tag_is_immutable: Callable[[str], bool],
     production: bool,
 ) -> RetentionPlan:
+    """Every rule, protection and dependency stays inside one repository, so each is planned on its own, in the
+    order of the repositories' names: the same plan as one over all of them, and a working set that stays one
+    repository's size however large the registry grows."""
+    by_repository: dict[str, list[RetentionCandidate]] = defaultdict(list)
+    for candidate in candidates:
+        by_repository[candidate.repository].append(candidate)
+    plans = [
+        _plan_repository(policy, by_repository[name], now, tag_is_immutable, production)
+        for name in sorted(by_repository)
+    ]
+    return RetentionPlan(
+        tuple(deletion for plan in plans for deletion in plan.deletions),
+        tuple(kept for plan in plans for kept in plan.kept),
+        tuple(survivor for plan in plans for survivor in plan.survivors),
+    )
+
+
+def _plan_repository(
+    policy: RetentionPolicy,
+    candidates: Sequence[RetentionCandidate],
+    now: datetime,
+    tag_is_immutable: Callable[[str], bool],
+    production: bool,
+) -> RetentionPlan:
     by_key = {(c.repository, c.digest): c for c in candidates}
     parents = _parents(candidates, by_key)
     roots = [c for c in candidates if not parents.get((c.repository, c.digest))]
     selected = {rule.name: _selected(rule, candidates, now) for rule in policy.rules}
     keepers = [rule for rule in policy.rules if rule.action is RuleAction.KEEP]
     expirers = [rule for rule in policy.rules if rule.action is RuleAction.EXPIRE]
+    why = {rule.name: _why(rule) for rule in expirers}  # one string per rule, shared by its deletions
 
     def kept_by_rule(key: _Key) -> str | None:
         return next((rule.name for rule in keepers if key in selected[rule.name]), None)
@@ -117,7 +142,7 @@ def plan_retention(
         if reason is not None:
             kept.append(KeptManifest(candidate, rule.name, reason))
         else:
-            deleted[key] = PlannedDeletion(candidate, rule.name, _why(rule))
+            deleted[key] = PlannedDeletion(candidate, rule.name, why[rule.name])
     order = _dependents_follow(candidates, by_key, parents, deleted, kept, kept_by_rule, recently_pulled)
     survivors = tuple(c for c in candidates if (c.repository, c.digest) not in deleted)
     return RetentionPlan(tuple(deleted[key] for key in order), tuple(kept), survivors)

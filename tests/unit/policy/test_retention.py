@@ -197,6 +197,25 @@ def test_freed_bytes_counts_shared_blobs_once_and_only_when_nothing_keeps_them()
     assert result.freed_bytes(in_use_elsewhere={"base"}) == 1 + 2 + 4
 
 
+def test_repositories_are_planned_apart_and_listed_by_name() -> None:
+    # The same digests in two repositories, given interleaved: each repository's index keeps or takes its own
+    # images, and deletions come repository by repository, parents first.
+    policy = "rules: [{name: old, action: expire, tag-state: tagged, pushed-before: 30d}]"
+    candidates = [
+        image(digest, *tags, repository=repository, children=children, pulled=pulled)
+        for digest, tags, children in (("amd", (), ()), ("index", ("multi",), ("amd",)))
+        for repository, pulled in (("web/b", None), ("web/a", None), ("web/c", DAY))
+    ]
+
+    result = plan(policy, *candidates)
+
+    assert [(d.candidate.repository, d.candidate.digest) for d in result.deletions] == [
+        ("web/a", "index"), ("web/a", "amd"), ("web/b", "index"), ("web/b", "amd"),
+    ]  # fmt: skip
+    assert [(k.candidate.repository, k.candidate.digest) for k in result.kept] == [("web/c", "index")]
+    assert {(s.repository, s.digest) for s in result.survivors} == {("web/c", "index"), ("web/c", "amd")}
+
+
 def test_a_hundred_thousand_manifests_are_planned() -> None:
     images = [
         image(f"m{n}", *((f"v1.{n}",) if n % 3 else ()), age=(n % 90) * DAY, repository=f"repo{n % 100}")
