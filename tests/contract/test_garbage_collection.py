@@ -32,12 +32,13 @@ from shipshape.metadata import SqlMetadataStore, open_metadata_store
 from shipshape.metadata.lifecycle_store import SqlLifecycleStore
 from shipshape.metadata.tables import blobs as blobs_table
 from shipshape.metadata.tables import repository_blobs
-from shipshape.ports import Clock
+from shipshape.ports import BlobStore, Clock, LocalFile
 from shipshape.services.garbage import GC_JOB, LEASE, CollectionReport, GarbageCollector
 from shipshape.services.jobs import process_identity
 from shipshape.services.uploads import UploadService
 from shipshape.storage.filesystem import FilesystemBlobStore
 from tests.contract.test_metadata_store import count_rows, database, snapshot
+from tests.s3_support import s3_store_on_new_bucket
 
 GRACE = timedelta(hours=1)
 PAST_GRACE = GRACE + timedelta(minutes=1)
@@ -97,25 +98,27 @@ async def anyone_may_pull(repository: str) -> bool:
 
 @dataclass
 class Registry:
-    """One process's view: the metadata and lifecycle stores on one database, and blob files under `root`."""
+    """One process's view: the metadata and lifecycle stores on one database, and a blob store (files under
+    `root`, or an S3 bucket)."""
 
     url: str
-    root: Path
+    directory: Path | None  # the blob files' root, for a filesystem store
     clock: Clock
     metadata: SqlMetadataStore
     lifecycle: SqlLifecycleStore
-    blobs: FilesystemBlobStore
+    blobs: BlobStore
     uploads: UploadService
     collector: GarbageCollector
 
     @classmethod
-    def open(cls, url: str, root: Path, clock: Clock) -> Registry:
+    def open(cls, url: str, store: Path | BlobStore, clock: Clock) -> Registry:
+        """On the blob files under `store` (a directory) or on the blob store `store`."""
         metadata = open_metadata_store(url, clock=clock)
         lifecycle = SqlLifecycleStore(metadata)
-        blobs = FilesystemBlobStore(root)
+        blobs = FilesystemBlobStore(store) if isinstance(store, Path) else store
         return cls(
             url=url,
-            root=root,
+            directory=store if isinstance(store, Path) else None,
             clock=clock,
             metadata=metadata,
             lifecycle=lifecycle,
@@ -161,28 +164,55 @@ class Registry:
         await self.blobs.seal_upload(upload_id)
         return upload_id
 
+    @property
+    def root(self) -> Path:
+        """The blob directory (filesystem only: the tests that place or age files by hand)."""
+        assert self.directory is not None, "a filesystem-only test ran on another store"
+        return self.directory
+
     def blob_file(self, digest: str) -> Path:
+        assert isinstance(self.blobs, FilesystemBlobStore), "a filesystem-only test ran on another store"
         return self.blobs.blob_path(Digest.parse(digest))
 
-    def stored_bytes(self, digest: str) -> bytes | None:
-        path = self.blob_file(digest)
-        return path.read_bytes() if path.exists() else None
+    async def stored_bytes(self, digest: str) -> bytes | None:
+        """The blob's bytes as the store holds them, None when it holds none."""
+        if await self.blobs.stat(Digest.parse(digest)) is None:
+            return None
+        opened = await self.blobs.open_blob(Digest.parse(digest))
+        if isinstance(opened, LocalFile):
+            return opened.path.read_bytes()
+        return b"".join([chunk async for chunk in opened.read()])
 
-    def files(self) -> set[str]:
-        """Digests of the blob files on disk."""
-        found = set()
-        for algorithm in (self.root / "blobs").iterdir():
-            for path in algorithm.rglob("*"):
-                if path.is_file():
-                    found.add(f"{algorithm.name}:{path.name}")
-        return found
+    async def files(self) -> set[str]:
+        """Digests of the blobs whose bytes the store holds."""
+        return {item.name async for page in self.blobs.list_blobs() for item in page}
 
-    def upload_files(self) -> set[str]:
-        return {path.name for path in (self.root / "uploads").iterdir()}
+    async def upload_files(self) -> set[str]:
+        """Ids of the uploads whose bytes the store holds."""
+        return {item.name async for page in self.blobs.list_uploads() for item in page}
+
+
+@pytest.fixture(params=["filesystem", "s3"])
+async def registry(request: pytest.FixtureRequest, migrated_url: str, tmp_path: Path) -> AsyncIterator[Registry]:
+    """On each blob store: what collection deletes and keeps must not depend on where the bytes are."""
+    if request.param == "filesystem":
+        opened = Registry.open(migrated_url, tmp_path / "data", FakeClock())
+        try:
+            yield opened
+        finally:
+            await opened.close()
+        return
+    async with s3_store_on_new_bucket() as store:
+        opened = Registry.open(migrated_url, store, FakeClock())
+        try:
+            yield opened
+        finally:
+            await opened.close()
 
 
 @pytest.fixture
-async def registry(migrated_url: str, tmp_path: Path) -> AsyncIterator[Registry]:
+async def file_registry(migrated_url: str, tmp_path: Path) -> AsyncIterator[Registry]:
+    """On blob files: for the tests that place or age files by hand (an S3 object's time cannot be set)."""
     opened = Registry.open(migrated_url, tmp_path / "data", FakeClock())
     try:
         yield opened
@@ -234,7 +264,7 @@ async def test_unreferenced_link_older_than_grace_is_dropped_and_its_blob_delete
 
     assert counts(report) == (1, 1, len(data), 0)
     assert not report.dry_run and report.grace == GRACE
-    assert not registry.blob_file(digest).exists()
+    assert await registry.stored_bytes(digest) is None
     assert count_rows(registry.url, "blobs") == 0
     assert count_rows(registry.url, "repository_blobs") == 0
     assert await registry.metadata.linked_blob_size("team/app", digest) is None
@@ -248,7 +278,7 @@ async def test_unreferenced_link_younger_than_grace_stays(registry: Registry) ->
     report = await registry.collector.collect()
 
     assert counts(report) == (0, 0, 0, 0)
-    assert registry.stored_bytes(digest) == data
+    assert await registry.stored_bytes(digest) == data
     assert await registry.metadata.linked_blob_size("team/app", digest) == len(data)
 
 
@@ -263,7 +293,7 @@ async def test_grace_given_to_a_run_overrides_the_collectors(registry: Registry)
     assert counts(kept) == (0, 0, 0, 0)
     assert counts(collected) == (1, 1, len(data), 0)
     assert collected.grace == timedelta(minutes=5)
-    assert not registry.blob_file(digest).exists()
+    assert await registry.stored_bytes(digest) is None
 
 
 async def test_link_referenced_by_a_manifest_stays(registry: Registry) -> None:
@@ -275,7 +305,7 @@ async def test_link_referenced_by_a_manifest_stays(registry: Registry) -> None:
 
     assert counts(report) == (0, 0, 0, 0)
     for data in (config, layer):
-        assert registry.stored_bytes(digest_of(data)) == data
+        assert await registry.stored_bytes(digest_of(data)) == data
         assert await registry.metadata.linked_blob_size("team/app", digest_of(data)) == len(data)
     assert await registry.metadata.get_manifest("team/app", Reference(tag="v1")) is not None
     assert manifest.blobs[0].digest == digest_of(config)
@@ -290,7 +320,7 @@ async def test_blob_linked_into_another_repository_stays(registry: Registry) -> 
     report = await registry.collector.collect()
 
     assert counts(report) == (1, 0, 0, 0)  # team/app's old link only
-    assert registry.stored_bytes(digest) == data
+    assert await registry.stored_bytes(digest) == data
     assert await registry.metadata.linked_blob_size("team/app", digest) is None
     assert await registry.metadata.linked_blob_size("team/other", digest) == len(data)
 
@@ -304,7 +334,7 @@ async def test_blob_referenced_in_another_repository_stays(registry: Registry) -
     report = await registry.collector.collect()
 
     assert counts(report) == (1, 0, 0, 0)
-    assert registry.stored_bytes(digest_of(layer)) == layer
+    assert await registry.stored_bytes(digest_of(layer)) == layer
     assert await registry.metadata.linked_blob_size("team/other", digest_of(layer)) == len(layer)
 
 
@@ -322,9 +352,9 @@ async def test_deleting_a_manifest_then_collecting_frees_exactly_the_blobs_only_
 
     # team/app's links to old_config and old_layer go; only old_config's bytes were the deleted image's alone.
     assert counts(report) == (2, 1, len(old_config), 0)
-    assert registry.stored_bytes(digest_of(old_config)) is None
+    assert await registry.stored_bytes(digest_of(old_config)) is None
     for data in (base, old_layer, new_config, new_layer):
-        assert registry.stored_bytes(digest_of(data)) == data
+        assert await registry.stored_bytes(digest_of(data)) == data
     assert await registry.metadata.linked_blob_size("team/app", digest_of(old_layer)) is None
     assert await registry.metadata.linked_blob_size("team/other", digest_of(old_layer)) == len(old_layer)
     assert await registry.metadata.linked_blob_size("team/app", digest_of(base)) == len(base)
@@ -344,7 +374,7 @@ async def test_deleting_the_last_image_using_shared_layers_frees_them(registry: 
 
     assert counts(first) == (1, 1, len(config_a), 0)
     assert counts(second) == (2, 2, len(base) + len(config_b), 0)
-    assert registry.files() == set()
+    assert await registry.files() == set()
     assert count_rows(registry.url, "blobs") == 0
     assert await registry.metadata.repository_exists("team/app") is False
 
@@ -359,7 +389,7 @@ async def test_upload_of_a_blob_marked_deleting_revives_it_with_its_bytes(regist
     await registry.metadata.unlink_blob("team/app", digest)
     assert await registry.lifecycle.mark_unlinked_blobs([digest]) == [digest]
     if not bytes_left:
-        registry.blob_file(digest).unlink()  # as a run that crashed after deleting the bytes leaves it
+        await registry.blobs.delete_blob(Digest.parse(digest))  # as a run that crashed after deleting the bytes
     upload_id = await registry.stage_upload(data)
     committed = []
 
@@ -379,10 +409,10 @@ async def test_upload_of_a_blob_marked_deleting_revives_it_with_its_bytes(regist
 
     assert committed == [upload_id]  # the revive put the upload's bytes in place (or found them there)
     assert forgotten == [] and deleted_bytes == []
-    assert registry.stored_bytes(digest) == data
+    assert await registry.stored_bytes(digest) == data
     assert state_of(registry.url, digest) == "stored"
     assert await registry.metadata.linked_blob_size("team/app", digest) == len(data)
-    assert registry.upload_files() == set()
+    assert await registry.upload_files() == set()
 
 
 async def test_upload_service_push_of_a_blob_marked_deleting_keeps_it(registry: Registry) -> None:
@@ -396,7 +426,7 @@ async def test_upload_service_push_of_a_blob_marked_deleting_keeps_it(registry: 
 
     assert counts(report) == (0, 0, 0, 0)
     assert state_of(registry.url, digest) == "stored"
-    assert registry.stored_bytes(digest) == data
+    assert await registry.stored_bytes(digest) == data
     assert await registry.metadata.linked_blob_size("team/other", digest) == len(data)
 
 
@@ -443,7 +473,7 @@ async def test_run_that_crashed_after_deleting_bytes_is_finished_by_the_next(reg
     digest = await registry.upload("team/app", data)
     await registry.metadata.unlink_blob("team/app", digest)
     await registry.lifecycle.mark_unlinked_blobs([digest])
-    registry.blob_file(digest).unlink()
+    await registry.blobs.delete_blob(Digest.parse(digest))
 
     report = await registry.collector.collect()
 
@@ -454,7 +484,8 @@ async def test_run_that_crashed_after_deleting_bytes_is_finished_by_the_next(reg
 # What a crash leaves behind
 
 
-async def test_bytes_no_row_knows_are_deleted_once_older_than_grace(registry: Registry) -> None:
+async def test_bytes_no_row_knows_are_deleted_once_older_than_grace(file_registry: Registry) -> None:
+    registry = file_registry
     old, young = blob("old orphan", 700), blob("young orphan", 800)
     old_digest = write_orphan_bytes(registry, old, PAST_GRACE)
     young_digest = write_orphan_bytes(registry, young, GRACE - timedelta(minutes=5))
@@ -465,13 +496,14 @@ async def test_bytes_no_row_knows_are_deleted_once_older_than_grace(registry: Re
     report = await registry.collector.collect()
 
     assert counts(report) == (0, 1, len(old), 0)
-    assert registry.stored_bytes(old_digest) is None
-    assert registry.stored_bytes(young_digest) == young
-    assert registry.files() == {young_digest, *(descriptor.digest for descriptor in kept.blobs)}
+    assert await registry.stored_bytes(old_digest) is None
+    assert await registry.stored_bytes(young_digest) == young
+    assert await registry.files() == {young_digest, *(descriptor.digest for descriptor in kept.blobs)}
     assert count_rows(registry.url, "blobs") == 2  # the young orphan was not adopted
 
 
-async def test_files_in_the_blob_directory_that_are_not_digests_are_left_alone(registry: Registry) -> None:
+async def test_files_in_the_blob_directory_that_are_not_digests_are_left_alone(file_registry: Registry) -> None:
+    registry = file_registry
     stray = registry.root / "blobs" / "sha256" / "zz" / "not-a-digest"
     stray.parent.mkdir(parents=True)
     stray.write_bytes(b"someone else's file")
@@ -483,7 +515,8 @@ async def test_files_in_the_blob_directory_that_are_not_digests_are_left_alone(r
     assert stray.exists()
 
 
-async def test_upload_file_no_session_knows_is_deleted_once_older_than_grace(registry: Registry) -> None:
+async def test_upload_file_no_session_knows_is_deleted_once_older_than_grace(file_registry: Registry) -> None:
+    registry = file_registry
     abandoned = registry.root / "uploads" / uuid.uuid4().hex
     abandoned.write_bytes(b"left by a crash")
     make_old(abandoned, PAST_GRACE)
@@ -495,14 +528,15 @@ async def test_upload_file_no_session_knows_is_deleted_once_older_than_grace(reg
     report = await registry.collector.collect()
 
     assert counts(report) == (0, 0, 0, 1)
-    assert registry.upload_files() == {fresh.name, session.id}
+    assert await registry.upload_files() == {fresh.name, session.id}
     assert await registry.uploads.size("team/app", session.id) == 0
 
 
 # Dry run
 
 
-async def test_dry_run_changes_nothing_and_reports_what_a_run_then_does(registry: Registry) -> None:
+async def test_dry_run_changes_nothing_and_reports_what_a_run_then_does(file_registry: Registry) -> None:
+    registry = file_registry
     base, gone_config, gone_layer = blob("base", 4000), blob("gone config"), blob("gone layer", 900)
     gone = await registry.push("team/app", gone_config, [base, gone_layer])
     await registry.push("team/app", blob("kept config"), [base, blob("kept layer")])
@@ -517,12 +551,12 @@ async def test_dry_run_changes_nothing_and_reports_what_a_run_then_does(registry
     make_old(abandoned, PAST_GRACE * 2)
     clock_of(registry).advance(PAST_GRACE)
     await registry.upload("team/other", blob("young"))  # younger than the grace: kept
-    rows, files, uploads = snapshot(registry.url), registry.files(), registry.upload_files()
+    rows, files, uploads = snapshot(registry.url), await registry.files(), await registry.upload_files()
 
     dry = await registry.collector.collect(dry_run=True)
 
     assert snapshot(registry.url) == rows
-    assert registry.files() == files and registry.upload_files() == uploads
+    assert await registry.files() == files and await registry.upload_files() == uploads
     real = await registry.collector.collect()
     assert dry.dry_run and not real.dry_run
     assert counts(dry) == counts(real)
@@ -567,7 +601,7 @@ async def test_collect_while_another_holder_has_the_lease_raises_job_busy(regist
         await registry.collector.collect()
 
     assert "other-host:1:feedface" in str(raised.value)
-    assert registry.stored_bytes(digest) == data
+    assert await registry.stored_bytes(digest) == data
     assert await registry.lifecycle.lease_holder(GC_JOB, registry.clock.now()) == ("other-host:1:feedface", now)
     assert await registry.collector.collect_if_free() == 0
 
@@ -583,7 +617,7 @@ async def test_expired_lease_is_taken_over(registry: Registry) -> None:
     report = await registry.collector.collect()
 
     assert counts(report) == (1, 1, len(data), 0)
-    assert registry.stored_bytes(digest) is None
+    assert await registry.stored_bytes(digest) is None
     assert await registry.lifecycle.lease_holder(GC_JOB, registry.clock.now()) is None  # released after the run
 
 
@@ -606,7 +640,7 @@ async def test_lease_of_a_crashed_local_process_is_taken_over_at_once(registry: 
     report = await registry.collector.collect()
 
     assert counts(report) == (1, 1, len(data), 0)
-    assert registry.stored_bytes(digest) is None
+    assert await registry.stored_bytes(digest) is None
 
 
 async def test_lease_of_a_running_local_process_is_respected(registry: Registry) -> None:
@@ -642,7 +676,7 @@ async def test_two_collectors_on_one_database_take_turns(migrated_url: str, tmp_
     busy = [outcome for outcome in outcomes if isinstance(outcome, JobBusy)]
     assert len(reports) + len(busy) == 2, outcomes
     assert sum(report.blobs_deleted for report in reports) == 1
-    assert first.stored_bytes(digest) is None
+    assert await first.stored_bytes(digest) is None
 
 
 # Concurrency: the invariant
@@ -767,7 +801,7 @@ async def test_concurrent_uploads_and_collections_never_lose_a_stored_blob(migra
             assert await reader.metadata.get_manifest(repository, Reference(digest=manifest.digest)) is not None
             for descriptor in manifest.blobs:
                 assert await reader.metadata.linked_blob_size(repository, descriptor.digest) == descriptor.size
-                data = reader.stored_bytes(descriptor.digest)
+                data = await reader.stored_bytes(descriptor.digest)
                 assert data is not None and digest_of(data) == descriptor.digest
 
         last = await collectors[0].collector.collect(grace=timedelta(0))
@@ -777,8 +811,8 @@ async def test_concurrent_uploads_and_collections_never_lose_a_stored_blob(migra
 
     referenced = {descriptor.digest for manifest in kept.values() for descriptor in manifest.blobs}
     assert stored == referenced
-    assert pushers[0].files() == referenced
-    assert pushers[0].upload_files() == set()
+    assert await pushers[0].files() == referenced
+    assert await pushers[0].upload_files() == set()
     assert tally.collections >= 2 and tally.deleted > 0, tally
     print(f"collections={tally.collections} busy={tally.busy} deleted={tally.deleted} retries={dict(tally.retries)}")
     print(f"last run: {counts(last)}")
