@@ -76,6 +76,18 @@ async def s3_store_on_new_bucket() -> AsyncIterator[S3BlobStore]:
         await store.close()
 
 
+@contextlib.asynccontextmanager
+async def s3_settings_on_new_bucket() -> AsyncIterator[dict[str, str | None]]:
+    """The `Settings` fields of an application on a new, empty bucket, removed afterwards."""
+    async with s3_store_on_new_bucket() as store:
+        location = store.location
+        yield {
+            "blob_store": f"s3://{location.bucket}/{location.prefix}",
+            "s3_endpoint_url": location.endpoint_url,
+            "s3_region": location.region,
+        }
+
+
 @pytest.fixture
 async def s3_store() -> AsyncIterator[S3BlobStore]:
     async with s3_store_on_new_bucket() as store:

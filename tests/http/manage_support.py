@@ -17,12 +17,13 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from shipshape.api.oci.access import ACCESS
-from shipshape.app import build_app
+from shipshape.app import build_app, open_blob_store
 from shipshape.config import Settings
 from shipshape.domain import media_types as mt
 from shipshape.metadata.migrate import migrate
 from shipshape.services.bootstrap import bootstrap
 from tests.e2e.support import RegistryServer
+from tests.s3_support import s3_settings_on_new_bucket
 
 ADMIN = "admin"
 ADMIN_PASSWORD = "harbour-lights-at-dusk"
@@ -68,6 +69,19 @@ class ManageApi:
     clock: FakeClock
     data_dir: Path
     login: tuple[str, str] = (ADMIN, ADMIN_PASSWORD)
+    settings: Settings | None = None
+
+    async def stored(self) -> tuple[set[str], set[str]]:
+        """(digests of the blobs, ids of the uploads) whose bytes the application's blob store holds."""
+        assert self.settings is not None
+        store = open_blob_store(self.settings)
+        await store.open()
+        try:
+            blobs = {item.name async for page in store.list_blobs() for item in page}
+            uploads = {item.name async for page in store.list_uploads() for item in page}
+        finally:
+            await store.close()
+        return blobs, uploads
 
     async def call(
         self,
@@ -167,20 +181,28 @@ def live_server(workdir: Path, *extra_args: str) -> Iterator[RegistryServer]:
 
 
 @contextlib.asynccontextmanager
-async def running_api(tmp_path: Path, public_url: str | None = None, quotas: bool = True) -> AsyncIterator[ManageApi]:
+async def running_api(
+    tmp_path: Path, public_url: str | None = None, quotas: bool = True, blob_store: str = "filesystem"
+) -> AsyncIterator[ManageApi]:
     """The whole application on a fresh SQLite database and data dir, with `admin` bootstrapped; webhooks may be
-    delivered to receivers on 127.0.0.1."""
-    clock = FakeClock()
-    settings = Settings(
-        data_dir=tmp_path / "data", auth=True, public_url=public_url, webhook_allow_private=True, quotas=quotas
-    )
-    settings.data_dir.mkdir()
-    migrate(settings.metadata_url)
-    app = build_app(settings, clock=clock)
-    await bootstrap(app[ACCESS].store, clock, ADMIN_PASSWORD)
-    client = TestClient(TestServer(app))
-    await client.start_server()
-    try:
-        yield ManageApi(client, clock, settings.data_dir)
-    finally:
-        await client.close()
+    delivered to receivers on 127.0.0.1. Blobs go to the data dir (`blob_store="filesystem"`) or to a new bucket
+    of the test S3 store (`"s3"`)."""
+    async with contextlib.AsyncExitStack() as stack:
+        store: dict[str, Any] = {}
+        if blob_store == "s3":
+            store = await stack.enter_async_context(s3_settings_on_new_bucket())
+        clock = FakeClock()
+        settings = Settings(
+            data_dir=tmp_path / "data", auth=True, public_url=public_url, webhook_allow_private=True, quotas=quotas,
+            **store,
+        )  # fmt: skip
+        settings.data_dir.mkdir()
+        migrate(settings.metadata_url)
+        app = build_app(settings, clock=clock)
+        await bootstrap(app[ACCESS].store, clock, ADMIN_PASSWORD)
+        client = TestClient(TestServer(app))
+        await client.start_server()
+        try:
+            yield ManageApi(client, clock, settings.data_dir, settings=settings)
+        finally:
+            await client.close()

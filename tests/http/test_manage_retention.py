@@ -29,9 +29,10 @@ rules:
 """
 
 
-@pytest.fixture
-async def api(tmp_path: Path) -> AsyncIterator[ManageApi]:
-    async with running_api(tmp_path) as api:
+@pytest.fixture(params=["filesystem", "s3"])
+async def api(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ManageApi]:
+    """The application on each blob store: what counts and what goes must not depend on where the bytes are."""
+    async with running_api(tmp_path, blob_store=request.param) as api:
         await api.registry("acme-dev", environment="development")
         yield api
 

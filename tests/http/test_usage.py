@@ -16,9 +16,10 @@ from tests.http.policy_support import push, upload
 CONFIG = b'{"architecture":"amd64","os":"linux"}'
 
 
-@pytest.fixture
-async def api(tmp_path: Path) -> AsyncIterator[ManageApi]:
-    async with running_api(tmp_path) as api:
+@pytest.fixture(params=["filesystem", "s3"])
+async def api(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ManageApi]:
+    """The application on each blob store: usage must not depend on where the bytes are."""
+    async with running_api(tmp_path, blob_store=request.param) as api:
         await api.account("acme")
         await api.registry("acme-dev", account="acme")
         await api.registry("acme-stage", account="acme", environment="staging")
