@@ -7,7 +7,7 @@ Layout under the bucket's optional prefix::
     uploads/3f2a9c1e…/00000000000000000000  the bytes of one append (one request), named by their start offset
     uploads/3f2a9c1e…/00000000000010485760  the next append's bytes …
 
-An append streams its request body as a multipart upload of `PART_SIZE` parts (a small one is a single PUT), so
+An append streams its request body as a multipart upload of parts of about `PART_SIZE` (a small one: one PUT), so
 no request holds more than one part in memory, and every append is a whole object when the request ends: any
 process can then read the upload back (to rebuild a hash state) or continue it. Committing copies the upload into
 the blob's key on the server (one segment: `CopyObject`, or `UploadPartCopy` ranges past 5 GiB) or, for an upload
@@ -85,26 +85,27 @@ class S3UploadWriter:
 
     def __init__(self, client: S3Client, bucket: str, key: str) -> None:
         self._client, self._bucket, self._key = client, bucket, key
-        self._buffer = bytearray()
+        # The request's chunks as they came, joined once into a part: one copy of a part's bytes in memory
+        # besides the chunks, where a growing buffer sliced into parts held three.
+        self._chunks: list[bytes] = []
+        self._buffered = 0
         self._upload_id: str | None = None
         self._parts: list[CompletedPartTypeDef] = []
 
     async def write(self, data: bytes) -> None:
-        self._buffer += data
-        while len(self._buffer) >= PART_SIZE:
-            part = bytes(self._buffer[:PART_SIZE])
-            del self._buffer[:PART_SIZE]
-            await self._send_part(part)
+        self._chunks.append(data)
+        self._buffered += len(data)
+        if self._buffered >= PART_SIZE:
+            await self._send_part(self._take())  # PART_SIZE or up to a chunk more: parts need not be equal
 
     async def close(self) -> None:
         """Publish what was written as one object (what a broken request sent is kept, as a file's would be)."""
         if self._upload_id is None:
-            if self._buffer:
-                await self._client.put_object(Bucket=self._bucket, Key=self._key, Body=bytes(self._buffer))
+            if self._buffered:
+                await self._client.put_object(Bucket=self._bucket, Key=self._key, Body=self._take())
             return
-        if self._buffer:
-            await self._send_part(bytes(self._buffer))
-            self._buffer.clear()
+        if self._buffered:
+            await self._send_part(self._take())
         await self._client.complete_multipart_upload(
             Bucket=self._bucket, Key=self._key, UploadId=self._upload_id, MultipartUpload={"Parts": self._parts}
         )
@@ -114,7 +115,14 @@ class S3UploadWriter:
         if self._upload_id is not None:
             await self._client.abort_multipart_upload(Bucket=self._bucket, Key=self._key, UploadId=self._upload_id)
             self._upload_id = None
-        self._buffer.clear()
+        self._take()
+
+    def _take(self) -> bytes:
+        """What is buffered, as one bytes object; the buffer is empty afterwards."""
+        taken = b"".join(self._chunks)
+        self._chunks.clear()
+        self._buffered = 0
+        return taken
 
     async def _send_part(self, part: bytes) -> None:
         if self._upload_id is None:
