@@ -47,6 +47,7 @@ from shipshape.services.promotion import Promotions
 from shipshape.services.pulls import PullRecorder
 from shipshape.services.quotas import Quotas
 from shipshape.services.retention import Retention
+from shipshape.services.revocations import SharedRevocationEpoch
 from shipshape.services.uploads import UploadService
 from shipshape.services.usage import UsageReports
 from shipshape.services.webhook_delivery import DeliveryPolicy, WebhookDeliverer
@@ -66,6 +67,7 @@ USAGE_SNAPSHOT_INTERVAL = 6 * 3600.0  # the day's usage snapshot is refreshed th
 # One client address may fail this many times more than one identity: a NAT hides many honest users.
 ADDRESS_FAILURES_FACTOR = 5
 API_VERSION_HEADER = ("Docker-Distribution-API-Version", "registry/2.0")
+REVOCATION_EPOCH = web.AppKey("revocation_epoch", SharedRevocationEpoch)
 
 
 class SystemClock:
@@ -150,7 +152,9 @@ def _add_access(
     quotas: Quotas,
 ) -> None:
     """Authentication and authorisation of `/v2/`, the token endpoint, and the management API."""
-    epoch = FileRevocationEpoch(settings.data_dir / "revocation-epoch")
+    epoch = SharedRevocationEpoch(FileRevocationEpoch(settings.data_dir / "revocation-epoch"), access_store)
+    app[REVOCATION_EPOCH] = epoch
+    app.cleanup_ctx.append(_running(epoch.run))
     policy = LoginPolicy(
         max_failures_per_identity=settings.lockout_failures,
         max_failures_per_address=settings.lockout_failures * ADDRESS_FAILURES_FACTOR,

@@ -387,6 +387,14 @@ class RevocationEpoch(Protocol):
     def advance(self) -> None: ...
 
 
+class RevocationCounter(Protocol):
+    """The revocation epoch where every process can read it, on any host: the metadata database."""
+
+    async def revocation_epoch(self) -> int: ...
+
+    async def advance_revocation_epoch(self) -> None: ...
+
+
 class EventSink(Protocol):
     """Where registry events go (the webhooks). Publishing never fails the operation that caused the event."""
 

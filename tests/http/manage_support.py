@@ -182,11 +182,15 @@ def live_server(workdir: Path, *extra_args: str) -> Iterator[RegistryServer]:
 
 @contextlib.asynccontextmanager
 async def running_api(
-    tmp_path: Path, public_url: str | None = None, quotas: bool = True, blob_store: str = "filesystem"
+    tmp_path: Path,
+    public_url: str | None = None,
+    quotas: bool = True,
+    blob_store: str = "filesystem",
+    database_url: str | None = None,
 ) -> AsyncIterator[ManageApi]:
-    """The whole application on a fresh SQLite database and data dir, with `admin` bootstrapped; webhooks may be
-    delivered to receivers on 127.0.0.1. Blobs go to the data dir (`blob_store="filesystem"`) or to a new bucket
-    of the test S3 store (`"s3"`)."""
+    """The whole application on a fresh SQLite database (or `database_url`, which another application may share)
+    and data dir, with `admin` bootstrapped; webhooks may be delivered to receivers on 127.0.0.1. Blobs go to the
+    data dir (`blob_store="filesystem"`) or to a new bucket of the test S3 store (`"s3"`)."""
     async with contextlib.AsyncExitStack() as stack:
         store: dict[str, Any] = {}
         if blob_store == "s3":
@@ -194,7 +198,7 @@ async def running_api(
         clock = FakeClock()
         settings = Settings(
             data_dir=tmp_path / "data", auth=True, public_url=public_url, webhook_allow_private=True, quotas=quotas,
-            **store,
+            database_url=database_url, **store,
         )  # fmt: skip
         settings.data_dir.mkdir()
         migrate(settings.metadata_url)

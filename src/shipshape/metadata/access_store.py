@@ -8,7 +8,7 @@ from typing import Any
 
 from shipshape.domain.access import Account, AuditEvent, Credential, Member, Registry
 from shipshape.domain.policies import RegistryPolicy
-from shipshape.metadata import accounts, audit, credentials, logins, members, registries
+from shipshape.metadata import accounts, audit, credentials, logins, members, registries, revocations
 from shipshape.metadata.engine import require_aware
 from shipshape.metadata.threaded import ThreadedDatabase, open_threaded
 
@@ -133,6 +133,14 @@ class SqlAccessStore:
         """Failures at or after `since` for this identity, and from this client address (0 when `remote` is None)."""
         require_aware(since)
         return await self._read(lambda connection: logins.count_since(connection, identity, remote, since))
+
+    # RevocationCounter
+
+    async def revocation_epoch(self) -> int:
+        return await self._read(revocations.current)
+
+    async def advance_revocation_epoch(self) -> None:
+        await self._write(revocations.advance)
 
     async def clear_login_failures(self, identity: str) -> None:
         """Reset the count of `identity`; its failures still count against the addresses they came from."""

@@ -353,3 +353,12 @@ job_leases = sa.Table(
     sa.Column("expires_at", UtcDateTime(), nullable=False),
     sa.Column("started_at", UtcDateTime(), nullable=False),
 )
+
+# A counter every server process reads, whatever host it runs on: advanced whenever a secret stops being valid early
+# (reset, revoke, password change), so that caches of verified logins everywhere are dropped (one row, id 1).
+revocation_epoch = sa.Table(
+    "revocation_epoch",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=False),
+    sa.Column("value", sa.BigInteger(), nullable=False),
+)
