@@ -17,6 +17,9 @@ of several segments, streams them into one multipart upload; the segments are th
 from __future__ import annotations
 
 import asyncio
+import bisect
+import io
+import itertools
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -33,6 +36,7 @@ from shipshape.ports import StoredBytes
 from shipshape.storage import BlobStoreUnavailable
 
 if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
     from types_aiobotocore_s3 import S3Client
     from types_aiobotocore_s3.type_defs import CompletedPartTypeDef
 
@@ -80,23 +84,61 @@ class S3Blob:
             yield chunk
 
 
+class _PartBody(io.RawIOBase):
+    """Buffered chunks read as one seekable file, never joined: botocore reads a part's body more than once (its
+    checksum, then the request), in small reads, so a part is in memory once, as the chunks that arrived."""
+
+    def __init__(self, chunks: list[bytes]) -> None:
+        self._chunks = chunks
+        self._starts = list(itertools.accumulate((len(chunk) for chunk in chunks), initial=0))
+        self._size = self._starts[-1]
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._size}[whence]
+        self._position = max(0, base + offset)
+        return self._position
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        if self._position >= self._size:
+            return 0
+        index = bisect.bisect_right(self._starts, self._position) - 1
+        chunk, offset = self._chunks[index], self._position - self._starts[index]  # no chunk is empty
+        with memoryview(buffer) as view, memoryview(chunk) as source:
+            count = min(len(view), len(chunk) - offset)
+            view[:count] = source[offset : offset + count]
+        self._position += count
+        return count
+
+
 class S3UploadWriter:
     """One append: the bytes of one request, sent as parts of a multipart upload once they outgrow one part."""
 
     def __init__(self, client: S3Client, bucket: str, key: str) -> None:
         self._client, self._bucket, self._key = client, bucket, key
-        # The request's chunks as they came, joined once into a part: one copy of a part's bytes in memory
-        # besides the chunks, where a growing buffer sliced into parts held three.
+        # The request's chunks as they came, sent as a part without being joined: one copy of a part's bytes in
+        # memory, where a growing buffer sliced into parts held three.
         self._chunks: list[bytes] = []
         self._buffered = 0
         self._upload_id: str | None = None
         self._parts: list[CompletedPartTypeDef] = []
 
     async def write(self, data: bytes) -> None:
+        if not data:
+            return
         self._chunks.append(data)
         self._buffered += len(data)
         if self._buffered >= PART_SIZE:
-            await self._send_part(self._take())  # PART_SIZE or up to a chunk more: parts need not be equal
+            await self._send_part(self._take_part())  # PART_SIZE or up to a chunk more: parts need not be equal
 
     async def close(self) -> None:
         """Publish what was written as one object (what a broken request sent is kept, as a file's would be)."""
@@ -105,7 +147,7 @@ class S3UploadWriter:
                 await self._client.put_object(Bucket=self._bucket, Key=self._key, Body=self._take())
             return
         if self._buffered:
-            await self._send_part(self._take())
+            await self._send_part(self._take_part())
         await self._client.complete_multipart_upload(
             Bucket=self._bucket, Key=self._key, UploadId=self._upload_id, MultipartUpload={"Parts": self._parts}
         )
@@ -118,19 +160,31 @@ class S3UploadWriter:
         self._take()
 
     def _take(self) -> bytes:
-        """What is buffered, as one bytes object; the buffer is empty afterwards."""
+        """What is buffered, as one bytes object (a small object's); the buffer is empty afterwards."""
         taken = b"".join(self._chunks)
         self._chunks.clear()
         self._buffered = 0
         return taken
 
-    async def _send_part(self, part: bytes) -> None:
+    def _take_part(self) -> tuple[io.BufferedReader[_PartBody], int]:
+        """What is buffered, as a part's body and its size; the buffer is empty afterwards."""
+        part, size = io.BufferedReader(_PartBody(self._chunks)), self._buffered
+        self._chunks, self._buffered = [], 0
+        return part, size
+
+    async def _send_part(self, part: tuple[io.BufferedReader[_PartBody], int]) -> None:
+        body, size = part
         if self._upload_id is None:
             started = await self._client.create_multipart_upload(Bucket=self._bucket, Key=self._key)
             self._upload_id = started["UploadId"]
         number = len(self._parts) + 1
         sent = await self._client.upload_part(
-            Bucket=self._bucket, Key=self._key, UploadId=self._upload_id, PartNumber=number, Body=part
+            Bucket=self._bucket,
+            Key=self._key,
+            UploadId=self._upload_id,
+            PartNumber=number,
+            Body=body,
+            ContentLength=size,
         )
         self._parts.append({"PartNumber": number, "ETag": sent["ETag"]})
 
