@@ -138,7 +138,7 @@ class S3UploadWriter:
         self._chunks.append(data)
         self._buffered += len(data)
         if self._buffered >= PART_SIZE:
-            await self._send_part(self._take_part())  # PART_SIZE or up to a chunk more: parts need not be equal
+            await self._send_part(*self._take_part())  # PART_SIZE or up to a chunk more: parts need not be equal
 
     async def close(self) -> None:
         """Publish what was written as one object (what a broken request sent is kept, as a file's would be)."""
@@ -147,7 +147,7 @@ class S3UploadWriter:
                 await self._client.put_object(Bucket=self._bucket, Key=self._key, Body=self._take())
             return
         if self._buffered:
-            await self._send_part(self._take_part())
+            await self._send_part(*self._take_part())
         await self._client.complete_multipart_upload(
             Bucket=self._bucket, Key=self._key, UploadId=self._upload_id, MultipartUpload={"Parts": self._parts}
         )
@@ -157,7 +157,7 @@ class S3UploadWriter:
         if self._upload_id is not None:
             await self._client.abort_multipart_upload(Bucket=self._bucket, Key=self._key, UploadId=self._upload_id)
             self._upload_id = None
-        self._take()
+        self._chunks, self._buffered = [], 0
 
     def _take(self) -> bytes:
         """What is buffered, as one bytes object (a small object's); the buffer is empty afterwards."""
@@ -172,8 +172,7 @@ class S3UploadWriter:
         self._chunks, self._buffered = [], 0
         return part, size
 
-    async def _send_part(self, part: tuple[io.BufferedReader[_PartBody], int]) -> None:
-        body, size = part
+    async def _send_part(self, body: io.BufferedReader[_PartBody], size: int) -> None:
         if self._upload_id is None:
             started = await self._client.create_multipart_upload(Bucket=self._bucket, Key=self._key)
             self._upload_id = started["UploadId"]
