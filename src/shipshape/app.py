@@ -25,6 +25,7 @@ from shipshape.auth.webhook_key import load_or_create_webhook_key
 from shipshape.config import Settings
 from shipshape.metadata import open_metadata_store
 from shipshape.metadata.access_store import SqlAccessStore, open_access_store
+from shipshape.metadata.database import Database, open_database
 from shipshape.metadata.lifecycle_store import SqlLifecycleStore
 from shipshape.metadata.store import SqlMetadataStore
 from shipshape.metadata.usage_store import SqlUsageStore
@@ -79,7 +80,9 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
     """The aiohttp application for `settings`, with every service wired to its store and driver."""
     clock = clock or SystemClock()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    metadata = open_metadata_store(settings.metadata_url, clock=clock)
+    # One set of connections and one writer for every store of the process (see `metadata.database`).
+    database = open_database(settings.metadata_url)
+    metadata = open_metadata_store(settings.metadata_url, clock=clock, database=database)
     blob_store = open_blob_store(settings)
     metrics = RegistryMetrics()
     app = web.Application(middlewares=[oci_errors, oci_access])
@@ -87,11 +90,11 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
     app.cleanup_ctx.append(_close_on_exit(metadata))
     app.cleanup_ctx.append(_open_and_close(blob_store))
     # With authentication off there are no registries, hence no policies and no events.
-    access_store = open_access_store(settings.metadata_url) if settings.auth else None
+    access_store = open_access_store(settings.metadata_url, database=database) if settings.auth else None
     rules, webhooks, quotas = None, None, None
     if access_store is not None:
         # Webhooks: the event sink handlers publish to (`app[EVENTS]`), their management and background delivery.
-        webhooks = _add_webhooks(app, settings, access_store, clock)
+        webhooks = _add_webhooks(app, settings, access_store, clock, database)
         rules = RegistryRules(access_store, clock, app[EVENTS])
         quotas = Quotas(SqlUsageStore(metadata), access_store, rules, clock)
     lifecycle = SqlLifecycleStore(metadata)
@@ -288,9 +291,11 @@ def _close_on_exit(store: _Closable):  # type: ignore[no-untyped-def]
     return context
 
 
-def _add_webhooks(app: web.Application, settings: Settings, access: AccessStore, clock: Clock) -> Webhooks:
+def _add_webhooks(
+    app: web.Application, settings: Settings, access: AccessStore, clock: Clock, database: Database
+) -> Webhooks:
     """Set `app[EVENTS]` to the webhook deliverer, run its loop while the app runs; the webhook use cases."""
-    store = open_webhook_store(settings.metadata_url)
+    store = open_webhook_store(settings.metadata_url, database=database)
     key = load_or_create_webhook_key(settings.data_dir)
     policy = DeliveryPolicy(
         retry_delay=timedelta(seconds=settings.webhook_retry_delay), allow_private=settings.webhook_allow_private

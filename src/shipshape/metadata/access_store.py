@@ -9,18 +9,18 @@ from typing import Any
 from shipshape.domain.access import Account, AuditEvent, Credential, Member, Registry
 from shipshape.domain.policies import RegistryPolicy
 from shipshape.metadata import accounts, audit, credentials, logins, members, registries, revocations
+from shipshape.metadata.database import Database, open_database
 from shipshape.metadata.engine import require_aware
-from shipshape.metadata.threaded import ThreadedDatabase, open_threaded
 
 
 class SqlAccessStore:
     """Accounts, registries, members, credentials, failed logins and the audit trail, in the metadata database.
 
-    Every query runs in a thread pool, writes in their own (a SQLite writer may wait seconds for another process's
-    lock). None is on the path of every request: services cache what they read (see `services.authentication`).
+    Queries run off the event loop (see `database`). Few are on the path of every request: services cache what
+    they read (see `services.authentication`).
     """
 
-    def __init__(self, database: ThreadedDatabase) -> None:
+    def __init__(self, database: Database) -> None:
         self._database = database
         self._read = database.read
         self._write = database.write
@@ -166,7 +166,7 @@ class SqlAccessStore:
         return await self._read(lambda connection: audit.newest_first(connection, account, registry, since, limit))
 
     async def close(self) -> None:
-        """Finish the queries in flight, then close every connection."""
+        """Give back this store's share of the database (the last share closes it)."""
         await self._database.close()
 
 
@@ -184,12 +184,8 @@ def _require_aware_credential(credential: Credential) -> None:
             require_aware(moment)
 
 
-def open_access_store(url: str, *, threads: int = 2) -> SqlAccessStore:
+def open_access_store(url: str, *, threads: int = 2, database: Database | None = None) -> SqlAccessStore:
     """A store on `url` (`sqlite:///path` or `postgresql://…`), the metadata database `migrate(url)` has brought
-    to the current schema.
-
-    Its connections are its own, apart from `SqlMetadataStore`'s: access queries are few (logins are cached) and
-    must not queue behind pushes. On PostgreSQL it holds up to `2 * threads` connections for writes and as many
-    for reads; on SQLite one writer, which waits for other writers through SQLite's busy timeout.
-    """
-    return SqlAccessStore(open_threaded(url, threads=threads, name="access"))
+    to the current schema; on `database`'s connections when given (the server's, shared by all its stores), else
+    on its own with `threads` threads."""
+    return SqlAccessStore((database or open_database(url, threads=threads)).share())

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, bindparam, delete, insert, literal, select
+from sqlalchemy import ColumnElement, Connection, Integer, Select, and_, bindparam, delete, insert, select
 
 from shipshape.domain.errors import ChildManifestUnknown, Conflict, ManifestBlobUnknown, ManifestUnknown
 from shipshape.domain.manifests import Descriptor, Manifest
@@ -159,8 +159,7 @@ def _referrer_types(connection: Connection, repository_id: int, subject: str, *,
 def _require_blobs(
     connection: Connection, repository: str, repository_id: int, descriptors: Sequence[Descriptor]
 ) -> None:
-    missing = _first_missing(connection, repository_blobs.c.repository_id, repository_blobs.c.digest,
-                             repository_id, descriptors)  # fmt: skip
+    missing = _first_missing(connection, _PRESENT_BLOBS, repository_id, descriptors)
     if missing is not None:
         raise ManifestBlobUnknown(
             f"manifest references blob {missing}, which is not in repository {repository}:"
@@ -172,7 +171,7 @@ def _require_blobs(
 def _require_children(
     connection: Connection, repository: str, repository_id: int, descriptors: Sequence[Descriptor]
 ) -> None:
-    missing = _first_missing(connection, manifests.c.repository_id, manifests.c.digest, repository_id, descriptors)
+    missing = _first_missing(connection, _PRESENT_MANIFESTS, repository_id, descriptors)
     if missing is not None:
         raise ChildManifestUnknown(
             f"index lists manifest {missing}, which is not in repository {repository}:"
@@ -181,26 +180,28 @@ def _require_children(
         )
 
 
+def _present(repository_column: ColumnElement[int], digest_column: ColumnElement[str]) -> Select[Any]:
+    return (
+        select(digest_column)
+        .where(repository_column == bindparam("repository_id"), digest_column.in_(bindparam("digests", expanding=True)))
+        .order_by(digest_column)
+        .with_for_update(read=True)
+    )
+
+
+_PRESENT_BLOBS = _present(repository_blobs.c.repository_id, repository_blobs.c.digest)
+_PRESENT_MANIFESTS = _present(manifests.c.repository_id, manifests.c.digest)
+
+
 def _first_missing(
-    connection: Connection,
-    repository_column: ColumnElement[int],
-    digest_column: ColumnElement[str],
-    repository_id: int,
-    descriptors: Sequence[Descriptor],
+    connection: Connection, present: Select[Any], repository_id: int, descriptors: Sequence[Descriptor]
 ) -> str | None:
-    """The first digest of `descriptors` the repository lacks in that table, locking the rows it finds
+    """The first digest of `descriptors` the repository lacks in `present`'s table, locking the rows it finds
     (FOR SHARE on PostgreSQL) so that a concurrent unlink or delete waits for this transaction."""
     wanted = _unique_digests(descriptors)
     if not wanted:
         return None
-    found = set(
-        connection.scalars(
-            select(digest_column)
-            .where(repository_column == repository_id, digest_column.in_(wanted))
-            .order_by(digest_column)
-            .with_for_update(read=True)
-        )
-    )
+    found = set(connection.scalars(present, {"repository_id": repository_id, "digests": wanted}))
     return next((digest for digest in wanted if digest not in found), None)
 
 
@@ -223,34 +224,48 @@ def _insert(
         "payload": manifest.payload,
         "created_at": now,
     }
-    existing = select(manifests.c.id).where(manifests.c.repository_id == repository_id, manifests.c.digest == digest)
     for _ in range(_INSERT_ATTEMPTS):
-        inserted = connection.execute(
-            conflicts.insert(connection, manifests).values(row).on_conflict_do_nothing().returning(manifests.c.id)
-        ).scalar_one_or_none()
+        inserted = connection.execute(_INSERT_MANIFEST(connection), row).scalar_one_or_none()
         if inserted is not None:
             _insert_references(connection, repository_id, inserted, manifest)
             return
         # Stored already (same digest): lock it so that a concurrent delete cannot remove it under the tag.
-        if connection.execute(existing.with_for_update(read=True)).scalar_one_or_none() is not None:
+        if connection.execute(_EXISTING, row).scalar_one_or_none() is not None:
             return
     raise Conflict(f"manifest {digest} is being deleted while pushed again: retry the push", detail={"digest": digest})
+
+
+_INSERT_MANIFEST = conflicts.per_dialect(
+    lambda insert: insert(manifests).on_conflict_do_nothing().returning(manifests.c.id)
+)
+_EXISTING = (
+    select(manifests.c.id)
+    .where(manifests.c.repository_id == bindparam("repository_id"), manifests.c.digest == bindparam("digest"))
+    .with_for_update(read=True)
+)
+# The sizes come from the blobs' rows (the descriptors' could lie); every blob has one, as it is linked.
+_INSERT_BLOB_REFERENCES = (
+    insert(manifest_blobs)
+    .from_select(
+        ["manifest_id", "repository_id", "digest", "size"],
+        select(
+            bindparam("manifest_id", type_=Integer),
+            bindparam("repository_id", type_=Integer),
+            tables.blobs.c.digest,
+            tables.blobs.c.size,
+        )
+        .where(tables.blobs.c.digest.in_(bindparam("digests", expanding=True)))
+        .order_by(tables.blobs.c.digest),
+    )
+    .returning(manifest_blobs.c.digest)
+)
 
 
 def _insert_references(connection: Connection, repository_id: int, manifest_id: int, manifest: Manifest) -> None:
     digests = _unique_digests(manifest.blobs)
     if digests:
-        # The sizes come from the blobs' rows (the descriptors' could lie); every blob has one, as it is linked.
-        inserted = connection.execute(
-            insert(manifest_blobs)
-            .from_select(
-                ["manifest_id", "repository_id", "digest", "size"],
-                select(literal(manifest_id), literal(repository_id), tables.blobs.c.digest, tables.blobs.c.size)
-                .where(tables.blobs.c.digest.in_(digests))
-                .order_by(tables.blobs.c.digest),
-            )
-            .returning(manifest_blobs.c.digest)
-        ).all()
+        parameters = {"manifest_id": manifest_id, "repository_id": repository_id, "digests": digests}
+        inserted = connection.execute(_INSERT_BLOB_REFERENCES, parameters).all()
         if len(inserted) != len(digests):
             raise Conflict(f"a blob of manifest {manifest.digest} was garbage-collected while pushed: retry the push")
     child_rows = [

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -17,16 +16,8 @@ from shipshape.domain.manifests import Manifest
 from shipshape.domain.names import Reference
 from shipshape.domain.records import PromotedImage, Provenance, PullTally, StoredManifest, UploadSession
 from shipshape.metadata import blob_links, images, manifests, promotions, pulls, repositories, tags, uploads
-from shipshape.metadata.engine import (
-    SQLITE_BUSY_TIMEOUT_MS,
-    database_url,
-    is_sqlite_busy,
-    postgres_engine,
-    require_aware,
-    run_query,
-    run_transaction,
-    sqlite_engine,
-)
+from shipshape.metadata.database import Database, open_database
+from shipshape.metadata.engine import database_url, is_sqlite_busy, require_aware, run_query, sqlite_engine
 from shipshape.metadata.hot_reads import HotReads
 from shipshape.metadata.prepared import ConnectionPerThread
 from shipshape.ports import Clock, ImageRecord, ManifestDeleteGuard, TaggingGuard, TagMoveGuard
@@ -46,28 +37,18 @@ class _UtcClock:
 class SqlMetadataStore:
     """Everything the registry records in SQL.
 
-    Writes run in a thread pool: a SQLite writer may wait seconds for another process's lock. Reads run on the
-    event loop itself when `loop_reader` is given (SQLite: a local read is cheaper than the hop to a thread),
-    else in a thread pool too. The reads of every pull skip SQLAlchemy's per-call work (see `prepared`).
+    Writes go through `database`'s writer, off the event loop. Reads run on the event loop itself when
+    `loop_reader` is given (SQLite: a local read is cheaper than the hop to a thread), else on `database`'s
+    threads. The reads of every pull skip SQLAlchemy's per-call work (see `prepared`).
     """
 
-    def __init__(
-        self,
-        *,
-        writer: Engine,
-        reader: Engine,
-        loop_reader: Engine | None,
-        write_threads: int,
-        read_threads: int,
-        clock: Clock,
-    ) -> None:
-        self._writer = writer
-        self._reader = reader
+    def __init__(self, database: Database, *, loop_reader: Engine | None, clock: Clock) -> None:
+        self._database = database
+        self._reader = database.reader
+        self._reads = database.reads
         self._loop_reader = loop_reader
-        self._writes = ThreadPoolExecutor(write_threads, thread_name_prefix="metadata-write")
-        self._reads = ThreadPoolExecutor(read_threads, thread_name_prefix="metadata-read")
-        self._hot = HotReads(reader.dialect)
-        self._thread_connections = ConnectionPerThread(reader)
+        self._hot = HotReads(database.reader.dialect)
+        self._thread_connections = ConnectionPerThread(database.reader)
         self._loop_connections = ConnectionPerThread(loop_reader) if loop_reader is not None else None
         self._clock = clock
 
@@ -207,18 +188,17 @@ class SqlMetadataStore:
         return self._on_loop(work)
 
     async def close(self) -> None:
-        """Finish the queries in flight, then close every connection."""
+        """Give back this store's connections and its share of the database (the last share closes it)."""
         await asyncio.to_thread(self._close)
+        await self._database.close()
 
     def _close(self) -> None:
-        self._writes.shutdown(wait=True)
-        self._reads.shutdown(wait=True)
+        # The database's read threads may still run a query on a kept connection: let them finish first.
         self._thread_connections.close()
         if self._loop_connections is not None:
             self._loop_connections.close()
-        for engine in (self._writer, self._reader, self._loop_reader):
-            if engine is not None:
-                engine.dispose()
+        if self._loop_reader is not None:
+            self._loop_reader.dispose()
 
     async def _read(self, query: Callable[[Connection], T], *, on_loop: bool = True) -> T:
         # `on_loop=False` for reads whose size has no bound (all tags) or that no request waits for.
@@ -249,7 +229,7 @@ class SqlMetadataStore:
         return blocking
 
     async def _write(self, change: Callable[[Connection], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._writes, run_transaction, self._writer, change)
+        return await self._database.write(change)
 
 
 async def _awaited(work: Callable[[], Awaitable[T]]) -> T:
@@ -257,40 +237,31 @@ async def _awaited(work: Callable[[], Awaitable[T]]) -> T:
 
 
 def open_metadata_store(
-    url: str, *, clock: Clock | None = None, threads: int = 4, loop_reads: bool | None = None
+    url: str,
+    *,
+    clock: Clock | None = None,
+    threads: int = 4,
+    loop_reads: bool | None = None,
+    database: Database | None = None,
 ) -> SqlMetadataStore:
-    """A store on `url` (`sqlite:///path` or `postgresql://…`) whose schema `migrate(url)` has created.
+    """A store on `url` (`sqlite:///path` or `postgresql://…`) whose schema `migrate(url)` has created, on
+    `database`'s connections when given (the server's, shared by all its stores), else on its own with `threads`
+    threads.
 
     SQLite reads run on the event loop unless `loop_reads` is False (a manifest read there costs ~25 µs, a
-    third of the hop to a thread). PostgreSQL reads and all writes run on `threads` threads, holding up to
-    three connections per thread.
+    third of the hop to a thread).
     """
     parsed = database_url(url)
-    clock = clock or _UtcClock()
     if parsed.get_backend_name() == "postgresql":
         if loop_reads:
             raise ValueError("PostgreSQL reads cannot run on the event loop: they wait on the network")
-        return SqlMetadataStore(
-            writer=postgres_engine(parsed, autocommit=False, pool_size=threads),
-            reader=postgres_engine(parsed, autocommit=True, pool_size=threads),
-            loop_reader=None,
-            write_threads=threads,
-            read_threads=threads,
-            clock=clock,
-        )
-    if loop_reads is None:
+        loop_reads = False
+    elif loop_reads is None:
         loop_reads = True
-    # One writer thread: SQLite takes one writer at a time anyway, and queueing here is fairer and cheaper
-    # than several threads polling the file lock.
-    return SqlMetadataStore(
-        writer=sqlite_engine(parsed, begin="BEGIN IMMEDIATE", busy_timeout_ms=SQLITE_BUSY_TIMEOUT_MS, pool_size=1),
-        reader=sqlite_engine(parsed, begin=None, busy_timeout_ms=SQLITE_BUSY_TIMEOUT_MS, pool_size=threads),
-        loop_reader=(
-            sqlite_engine(parsed, begin=None, busy_timeout_ms=_LOOP_READ_BUSY_TIMEOUT_MS, pool_size=2)
-            if loop_reads
-            else None
-        ),
-        write_threads=1,
-        read_threads=threads,
-        clock=clock,
+    shared = (database or open_database(url, threads=threads)).share()
+    loop_reader = (
+        sqlite_engine(parsed, begin=None, busy_timeout_ms=_LOOP_READ_BUSY_TIMEOUT_MS, pool_size=2)
+        if loop_reads
+        else None
     )
+    return SqlMetadataStore(shared, loop_reader=loop_reader, clock=clock or _UtcClock())

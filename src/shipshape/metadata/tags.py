@@ -4,12 +4,36 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, Executable, bindparam, delete, select, update
 
 from shipshape.domain.errors import Conflict, ManifestUnknown
 from shipshape.metadata import conflicts, repositories, tables
 from shipshape.metadata.tables import tags
 from shipshape.ports import TagMoveGuard
+
+
+def _upsert(insert: conflicts.InsertFactory) -> Executable:
+    statement = insert(tags)  # the values are the parameters of each execution
+    return statement.on_conflict_do_update(
+        index_elements=[tags.c.repository_id, tags.c.name],
+        set_={"manifest_digest": statement.excluded.manifest_digest, "updated_at": statement.excluded.updated_at},
+        # updated_at says when the tag last moved: pushing the same digest again is not a move.
+        where=tags.c.manifest_digest != statement.excluded.manifest_digest,
+    )
+
+
+_UPSERT = conflicts.per_dialect(_upsert)
+_INSERT_NEW = conflicts.per_dialect(lambda insert: insert(tags).on_conflict_do_nothing().returning(tags.c.name))
+_CURRENT = (
+    select(tags.c.manifest_digest)
+    .where(tags.c.repository_id == bindparam("repository_id"), tags.c.name == bindparam("name"))
+    .with_for_update()
+)
+_MOVE = (  # its parameters are not named after columns: in an UPDATE those names are SQLAlchemy's
+    update(tags)
+    .where(tags.c.repository_id == bindparam("in_repository"), tags.c.name == bindparam("tag"))
+    .values(manifest_digest=bindparam("new_digest"), updated_at=bindparam("moved_at"))
+)
 
 
 def point(
@@ -21,38 +45,21 @@ def point(
     may_move: TagMoveGuard | None = None,
 ) -> None:
     """Point `tag` at manifest `digest`, creating the tag or moving it; a move is first shown to `may_move`."""
-    statement = conflicts.insert(connection, tags).values(
-        repository_id=repository_id, name=tag, manifest_digest=digest, updated_at=now
-    )
-    if may_move is not None:
-        # Insert if absent, else lock the tag and let the guard judge the move: two pushes racing to set a new
-        # tag cannot both win, because the second one finds the first one's row.
-        if connection.execute(statement.on_conflict_do_nothing().returning(tags.c.name)).first() is not None:
-            return
-        current = connection.execute(
-            select(tags.c.manifest_digest)
-            .where(tags.c.repository_id == repository_id, tags.c.name == tag)
-            .with_for_update()
-        ).scalar_one_or_none()
-        if current is None:
-            raise Conflict(f"tag {tag} was deleted while this push moved it: retry the push", detail={"tag": tag})
-        if current == digest:
-            return
-        may_move(current)
-        connection.execute(
-            update(tags)
-            .where(tags.c.repository_id == repository_id, tags.c.name == tag)
-            .values(manifest_digest=digest, updated_at=now)
-        )
+    row = {"repository_id": repository_id, "name": tag, "manifest_digest": digest, "updated_at": now}
+    if may_move is None:
+        connection.execute(_UPSERT(connection), row)
         return
-    connection.execute(
-        statement.on_conflict_do_update(
-            index_elements=[tags.c.repository_id, tags.c.name],
-            set_={"manifest_digest": statement.excluded.manifest_digest, "updated_at": statement.excluded.updated_at},
-            # updated_at says when the tag last moved: pushing the same digest again is not a move.
-            where=tags.c.manifest_digest != statement.excluded.manifest_digest,
-        )
-    )
+    # Insert if absent, else lock the tag and let the guard judge the move: two pushes racing to set a new
+    # tag cannot both win, because the second one finds the first one's row.
+    if connection.execute(_INSERT_NEW(connection), row).first() is not None:
+        return
+    current = connection.execute(_CURRENT, row).scalar_one_or_none()
+    if current is None:
+        raise Conflict(f"tag {tag} was deleted while this push moved it: retry the push", detail={"tag": tag})
+    if current == digest:
+        return
+    may_move(current)
+    connection.execute(_MOVE, {"in_repository": repository_id, "tag": tag, "new_digest": digest, "moved_at": now})
 
 
 def pointing_at(connection: Connection, repository_id: int, digest: str) -> list[str]:

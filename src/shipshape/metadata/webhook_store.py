@@ -7,14 +7,14 @@ from datetime import datetime
 
 from shipshape.domain.webhooks import Delivery, Webhook
 from shipshape.metadata import webhooks
+from shipshape.metadata.database import Database, open_database
 from shipshape.metadata.engine import require_aware
-from shipshape.metadata.threaded import ThreadedDatabase, open_threaded
 
 
 class SqlWebhookStore:
-    """Webhooks and their deliveries in the metadata database; every query runs in a thread pool of its own."""
+    """Webhooks and their deliveries in the metadata database; queries run off the event loop (see `database`)."""
 
-    def __init__(self, database: ThreadedDatabase) -> None:
+    def __init__(self, database: Database) -> None:
         self._database = database
         self._read = database.read
         self._write = database.write
@@ -70,14 +70,12 @@ class SqlWebhookStore:
         return await self._write(lambda connection: webhooks.forget_finished(connection, before))
 
     async def close(self) -> None:
-        """Finish the queries in flight, then close every connection."""
+        """Give back this store's share of the database (the last share closes it)."""
         await self._database.close()
 
 
-def open_webhook_store(url: str, *, threads: int = 1) -> SqlWebhookStore:
-    """A store on `url` (`sqlite:///path` or `postgresql://…`), a database `migrate(url)` brought up to date.
-
-    Its connections are its own, so deliveries never queue behind pushes or logins: on PostgreSQL up to
-    `2 * threads` for writes and as many for reads; on SQLite one writer, waiting through the busy timeout.
-    """
-    return SqlWebhookStore(open_threaded(url, threads=threads, name="webhook"))
+def open_webhook_store(url: str, *, threads: int = 1, database: Database | None = None) -> SqlWebhookStore:
+    """A store on `url` (`sqlite:///path` or `postgresql://…`), a database `migrate(url)` brought up to date; on
+    `database`'s connections when given (the server's, shared by all its stores), else on its own with `threads`
+    threads."""
+    return SqlWebhookStore((database or open_database(url, threads=threads)).share())

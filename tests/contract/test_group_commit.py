@@ -1,0 +1,108 @@
+"""The process's one SQLite writer: changes committed in groups, each change on its own."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Connection, event, select
+
+from shipshape.metadata.database import Database, open_database
+from shipshape.metadata.migrate import migrate
+from shipshape.metadata.tables import repositories
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'metadata.db'}"
+    migrate(url)
+    return url
+
+
+def _create(name: str):  # type: ignore[no-untyped-def]
+    def change(connection: Connection) -> str:
+        connection.execute(repositories.insert().values(name=name))
+        return name
+
+    return change
+
+
+def _create_then_fail(name: str):  # type: ignore[no-untyped-def]
+    def change(connection: Connection) -> str:
+        connection.execute(repositories.insert().values(name=name))
+        raise LookupError(f"refused {name}")
+
+    return change
+
+
+async def _names(database: Database) -> set[str]:
+    return set(await database.read(lambda connection: list(connection.scalars(select(repositories.c.name)))))
+
+
+async def test_changes_waiting_together_commit_in_one_transaction_and_fail_alone(sqlite_url: str) -> None:
+    database = open_database(sqlite_url).share()
+    commits: list[int] = []
+    event.listen(database.writer._engine, "commit", lambda _connection: commits.append(1))  # type: ignore[attr-defined]
+    try:
+        changes = [_create_then_fail(f"bad/{n}") if n % 3 == 0 else _create(f"good/{n}") for n in range(60)]
+        outcomes = await asyncio.gather(*(database.write(change) for change in changes), return_exceptions=True)
+
+        for n, outcome in enumerate(outcomes):
+            if n % 3 == 0:
+                assert isinstance(outcome, LookupError) and str(outcome) == f"refused bad/{n}"
+            else:
+                assert outcome == f"good/{n}"
+        # What failed left nothing behind; what succeeded is stored, in fewer transactions than changes.
+        assert await _names(database) == {f"good/{n}" for n in range(60) if n % 3}
+        assert 1 <= len(commits) < 60
+    finally:
+        await database.close()
+
+
+async def test_a_change_breaking_the_transaction_fails_its_group_and_the_next_group_works(sqlite_url: str) -> None:
+    database = open_database(sqlite_url).share()
+    try:
+
+        def duplicate(connection: Connection) -> None:
+            connection.execute(repositories.insert().values(name="twice"))
+            connection.execute(repositories.insert().values(name="twice"))  # a unique violation, rolled back alone
+
+        first = await asyncio.gather(
+            database.write(_create("before")), database.write(duplicate), return_exceptions=True
+        )
+        assert first[0] == "before" and isinstance(first[1], Exception)
+        assert await database.write(_create("after")) == "after"
+        assert await _names(database) == {"before", "after"}
+    finally:
+        await database.close()
+
+
+async def test_writers_of_two_processes_on_one_file_all_land(sqlite_url: str) -> None:
+    # Two databases on one file stand for two server processes: each has its own writer thread and connection,
+    # and they take turns through the lock file instead of failing with "database is locked".
+    first, second = open_database(sqlite_url).share(), open_database(sqlite_url).share()
+    try:
+        writes = [
+            (first if n % 2 else second).write(_create(f"repo/{n}"))
+            for n in range(200)
+        ]  # fmt: skip
+        assert await asyncio.gather(*writes) == [f"repo/{n}" for n in range(200)]
+        assert await _names(first) == {f"repo/{n}" for n in range(200)}
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_writes_queued_before_close_finish_and_later_ones_are_refused(sqlite_url: str) -> None:
+    database = open_database(sqlite_url).share()
+    # Tasks start in the order they were created: the ten writes are queued before close() begins.
+    *written, _ = await asyncio.gather(*(database.write(_create(f"late/{n}")) for n in range(10)), database.close())
+    assert written == [f"late/{n}" for n in range(10)]
+    with pytest.raises(RuntimeError, match="closed"):
+        await database.write(_create("too/late"))
+    check = open_database(sqlite_url).share()
+    try:
+        assert await _names(check) == {f"late/{n}" for n in range(10)}
+    finally:
+        await check.close()
