@@ -37,6 +37,7 @@ from shipshape.services.authentication import Authenticator, LoginPolicy
 from shipshape.services.authorization import Authorizer
 from shipshape.services.blobs import BlobService
 from shipshape.services.checklist import Checklist
+from shipshape.services.epochs import SharedEpoch
 from shipshape.services.garbage import GarbageCollector
 from shipshape.services.images import ImageService
 from shipshape.services.inventory import Inventory
@@ -48,12 +49,11 @@ from shipshape.services.promotion import Promotions
 from shipshape.services.pulls import PullRecorder
 from shipshape.services.quotas import Quotas
 from shipshape.services.retention import Retention
-from shipshape.services.revocations import SharedRevocationEpoch
 from shipshape.services.uploads import UploadService
 from shipshape.services.usage import UsageReports
 from shipshape.services.webhook_delivery import DeliveryPolicy, WebhookDeliverer
 from shipshape.services.webhooks import Webhooks
-from shipshape.storage.epoch import FileRevocationEpoch
+from shipshape.storage.epoch import FileEpoch
 from shipshape.storage.filesystem import FilesystemBlobStore
 
 if TYPE_CHECKING:
@@ -68,7 +68,8 @@ USAGE_SNAPSHOT_INTERVAL = 6 * 3600.0  # the day's usage snapshot is refreshed th
 # One client address may fail this many times more than one identity: a NAT hides many honest users.
 ADDRESS_FAILURES_FACTOR = 5
 API_VERSION_HEADER = ("Docker-Distribution-API-Version", "registry/2.0")
-REVOCATION_EPOCH = web.AppKey("revocation_epoch", SharedRevocationEpoch)
+REVOCATION_EPOCH = web.AppKey("revocation_epoch", SharedEpoch)
+SETTINGS_EPOCH = web.AppKey("settings_epoch", SharedEpoch)
 
 
 class SystemClock:
@@ -91,11 +92,16 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
     app.cleanup_ctx.append(_open_and_close(blob_store))
     # With authentication off there are no registries, hence no policies and no events.
     access_store = open_access_store(settings.metadata_url, database=database) if settings.auth else None
-    rules, webhooks, quotas = None, None, None
+    rules, webhooks, quotas, authorizer = None, None, None, None
     if access_store is not None:
+        # Registries and webhooks are cached in each process until the settings epoch moves.
+        settings_epoch = SharedEpoch("settings", FileEpoch(settings.data_dir / "settings-epoch"), access_store)
+        app[SETTINGS_EPOCH] = settings_epoch
+        app.cleanup_ctx.append(_running(settings_epoch.run))
+        authorizer = Authorizer(access_store, clock, settings_epoch)
         # Webhooks: the event sink handlers publish to (`app[EVENTS]`), their management and background delivery.
-        webhooks = _add_webhooks(app, settings, access_store, clock, database)
-        rules = RegistryRules(access_store, clock, app[EVENTS])
+        webhooks = _add_webhooks(app, settings, access_store, clock, database, settings_epoch)
+        rules = RegistryRules(authorizer, clock, app[EVENTS])
         quotas = Quotas(SqlUsageStore(metadata), access_store, rules, clock)
     lifecycle = SqlLifecycleStore(metadata)
     collector = GarbageCollector(lifecycle, blob_store, clock, settings.gc_grace)
@@ -120,10 +126,10 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
     )
     app[SERVICES] = oci
     add_routes(app)
-    if access_store is not None and rules is not None and quotas is not None:
+    if access_store is not None and rules is not None and quotas is not None and authorizer is not None:
         _add_access(
             app, settings, clock, access_store, metadata, blob_store, rules, webhooks, collector, oci, lifecycle,
-            quotas,
+            quotas, authorizer,
         )  # fmt: skip
     _add_operations(app, settings, metrics, oci)
     return app
@@ -153,9 +159,10 @@ def _add_access(
     oci: OciServices,
     lifecycle: SqlLifecycleStore,
     quotas: Quotas,
+    authorizer: Authorizer,
 ) -> None:
     """Authentication and authorisation of `/v2/`, the token endpoint, and the management API."""
-    epoch = SharedRevocationEpoch(FileRevocationEpoch(settings.data_dir / "revocation-epoch"), access_store)
+    epoch = SharedEpoch("revocations", FileEpoch(settings.data_dir / "revocation-epoch"), access_store)
     app[REVOCATION_EPOCH] = epoch
     app.cleanup_ctx.append(_running(epoch.run))
     policy = LoginPolicy(
@@ -164,7 +171,6 @@ def _add_access(
         window=settings.lockout_duration,
     )
     authenticator = Authenticator(access_store, clock, policy, epoch)
-    authorizer = Authorizer(access_store, clock)
     app[ACCESS] = AccessControl(
         authenticator=authenticator,
         authorizer=authorizer,
@@ -292,7 +298,7 @@ def _close_on_exit(store: _Closable):  # type: ignore[no-untyped-def]
 
 
 def _add_webhooks(
-    app: web.Application, settings: Settings, access: AccessStore, clock: Clock, database: Database
+    app: web.Application, settings: Settings, access: AccessStore, clock: Clock, database: Database, epoch: SharedEpoch
 ) -> Webhooks:
     """Set `app[EVENTS]` to the webhook deliverer, run its loop while the app runs; the webhook use cases."""
     store = open_webhook_store(settings.metadata_url, database=database)
@@ -300,13 +306,13 @@ def _add_webhooks(
     policy = DeliveryPolicy(
         retry_delay=timedelta(seconds=settings.webhook_retry_delay), allow_private=settings.webhook_allow_private
     )
-    deliverer = WebhookDeliverer(store, store, clock, key, policy)
+    deliverer = WebhookDeliverer(store, store, clock, key, policy, epoch)
     app[EVENTS] = deliverer
     app.cleanup_ctx.append(_delivering(deliverer, store))
     app.cleanup_ctx.append(
         _every(3600, "forgot old webhook deliveries", lambda: store.forget_finished(clock.now() - DELIVERY_MEMORY))
     )
-    return Webhooks(store, access, clock, AuditLog(access, clock), key)
+    return Webhooks(store, access, clock, AuditLog(access, clock), key, epoch)
 
 
 def _delivering(

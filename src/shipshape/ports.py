@@ -175,6 +175,15 @@ class BlobIndex(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class Alongside:
+    """What a change records in its own transaction: its audit trail entries and the webhook deliveries it owes.
+    A crash after the commit loses neither; the deliveries' table is the outbox the delivery loop reads."""
+
+    audit: Sequence[AuditEvent] = ()
+    deliveries: Sequence[Delivery] = ()
+
+
 class ManifestIndex(Protocol):
     """Manifests, tags and the references between them, per repository."""
 
@@ -187,8 +196,10 @@ class ManifestIndex(Protocol):
         provenance: Provenance | None = None,
         may_move_tag: TagMoveGuard | None = None,
         may_tag: TaggingGuard | None = None,
+        alongside: Alongside | None = None,
     ) -> None:
-        """Store `manifest` in `repository` (idempotent by digest) and point `tag` at it, in one transaction.
+        """Store `manifest` in `repository` (idempotent by digest) and point `tag` at it, in one transaction,
+        which records `alongside` too.
 
         Raises `ManifestBlobUnknown` if a blob it references is not linked into the repository and
         `ManifestUnknown` if a child manifest of an index is not in the repository; `may_move_tag` is called
@@ -378,27 +389,38 @@ class AccessStore(Protocol):
         ...
 
 
-class RevocationEpoch(Protocol):
-    """A number every server process can read cheaply, advanced whenever a secret stops being valid early
-    (reset, revoke, password change), so that caches of verified logins everywhere are dropped at once."""
+class Epoch(Protocol):
+    """A number every server process can read cheaply, advanced whenever what some cache holds changes: the
+    revocation epoch when a secret stops being valid early (reset, revoke, password change), so that caches of
+    verified logins everywhere are dropped at once; the settings epoch when a registry, its policy or a webhook
+    changes."""
 
     def current(self) -> int: ...
 
     def advance(self) -> None: ...
 
 
-class RevocationCounter(Protocol):
-    """The revocation epoch where every process can read it, on any host: the metadata database."""
+class EpochCounter(Protocol):
+    """Epochs where every process can read them, on any host: the metadata database. `name` is `revocations`
+    or `settings`."""
 
-    async def revocation_epoch(self) -> int: ...
+    async def epoch(self, name: str) -> int: ...
 
-    async def advance_revocation_epoch(self) -> None: ...
+    async def advance_epoch(self, name: str) -> None: ...
 
 
 class EventSink(Protocol):
     """Where registry events go (the webhooks). Publishing never fails the operation that caused the event."""
 
     async def publish(self, event: RegistryEvent) -> None: ...
+
+    async def owed(self, event: RegistryEvent) -> list[Delivery]:
+        """The deliveries `event` owes, for the change that causes it to record in its own transaction."""
+        ...
+
+    def recorded(self) -> None:
+        """Deliveries were recorded with a change (committed): deliver them now."""
+        ...
 
 
 class WebhookStore(Protocol):

@@ -187,9 +187,11 @@ async def running_api(
     quotas: bool = True,
     blob_store: str = "filesystem",
     database_url: str | None = None,
+    data_dir: Path | None = None,
 ) -> AsyncIterator[ManageApi]:
     """The whole application on a fresh SQLite database (or `database_url`, which another application may share)
-    and data dir, with `admin` bootstrapped; webhooks may be delivered to receivers on 127.0.0.1. Blobs go to the
+    and data dir (or `data_dir`, which another application may share too: two processes of one host), with
+    `admin` bootstrapped; webhooks may be delivered to receivers on 127.0.0.1. Blobs go to the
     data dir (`blob_store="filesystem"`) or to a new bucket of the test S3 store (`"s3"`)."""
     async with contextlib.AsyncExitStack() as stack:
         store: dict[str, Any] = {}
@@ -197,10 +199,10 @@ async def running_api(
             store = await stack.enter_async_context(s3_settings_on_new_bucket())
         clock = FakeClock()
         settings = Settings(
-            data_dir=tmp_path / "data", auth=True, public_url=public_url, webhook_allow_private=True, quotas=quotas,
-            database_url=database_url, **store,
+            data_dir=data_dir or tmp_path / "data", auth=True, public_url=public_url, webhook_allow_private=True,
+            quotas=quotas, database_url=database_url, **store,
         )  # fmt: skip
-        settings.data_dir.mkdir()
+        settings.data_dir.mkdir(exist_ok=data_dir is not None)
         migrate(settings.metadata_url)
         app = build_app(settings, clock=clock)
         await bootstrap(app[ACCESS].store, clock, ADMIN_PASSWORD)

@@ -24,6 +24,7 @@ async def test_a_revocation_on_one_host_ends_a_login_cached_on_another(tmp_path:
 
         assert (await here.post(f"/credentials/{username}/revoke")).status == 200
         assert (await here.logs_in(username, secret)).status == 401  # here: at once
+        await here.client.app[REVOCATION_EPOCH].written()
         await there.client.app[REVOCATION_EPOCH].refresh()  # what its background task does every second
 
         assert (await there.logs_in(username, secret)).status == 401

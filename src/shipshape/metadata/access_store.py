@@ -8,7 +8,7 @@ from typing import Any
 
 from shipshape.domain.access import Account, AuditEvent, Credential, Member, Registry
 from shipshape.domain.policies import RegistryPolicy
-from shipshape.metadata import accounts, audit, credentials, logins, members, registries, revocations
+from shipshape.metadata import accounts, audit, credentials, epochs, logins, members, registries
 from shipshape.metadata.database import Database, open_database
 from shipshape.metadata.engine import require_aware
 
@@ -134,13 +134,13 @@ class SqlAccessStore:
         require_aware(since)
         return await self._read(lambda connection: logins.count_since(connection, identity, remote, since))
 
-    # RevocationCounter
+    # EpochCounter
 
-    async def revocation_epoch(self) -> int:
-        return await self._read(revocations.current)
+    async def epoch(self, name: str) -> int:
+        return await self._read(lambda connection: epochs.current(connection, name))
 
-    async def advance_revocation_epoch(self) -> None:
-        await self._write(revocations.advance)
+    async def advance_epoch(self, name: str) -> None:
+        await self._write(lambda connection: epochs.advance(connection, name))
 
     async def clear_login_failures(self, identity: str) -> None:
         """Reset the count of `identity`; its failures still count against the addresses they came from."""

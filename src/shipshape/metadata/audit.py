@@ -28,21 +28,23 @@ _COLUMNS = (
 )
 
 
+_INSERT = insert(audit_events)  # the values are each execution's parameters
+
+
 def record(connection: Connection, event: AuditEvent) -> None:
-    connection.execute(
-        insert(audit_events).values(
-            time=event.time,
-            account=_fit(event.account),
-            registry=_fit(event.registry),
-            actor=event.actor,
-            credential=_fit(event.credential),
-            action=event.action,
-            target=event.target,
-            result=event.result,
-            remote=event.remote,
-            detail=dict(event.detail),
-        )
-    )
+    row = {
+        "time": event.time,
+        "account": _fit(event.account),
+        "registry": _fit(event.registry),
+        "actor": event.actor,
+        "credential": _fit(event.credential),
+        "action": event.action,
+        "target": event.target,
+        "result": event.result,
+        "remote": event.remote,
+        "detail": dict(event.detail),
+    }
+    connection.execute(_INSERT, row)
 
 
 def newest_first(

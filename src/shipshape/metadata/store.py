@@ -15,12 +15,12 @@ from sqlalchemy.exc import DBAPIError
 from shipshape.domain.manifests import Manifest
 from shipshape.domain.names import Reference
 from shipshape.domain.records import PromotedImage, Provenance, PullTally, StoredManifest, UploadSession
-from shipshape.metadata import blob_links, images, manifests, promotions, pulls, repositories, tags, uploads
+from shipshape.metadata import blob_links, images, manifests, promotions, pulls, records, repositories, tags, uploads
 from shipshape.metadata.database import Database, open_database
 from shipshape.metadata.engine import database_url, is_sqlite_busy, require_aware, run_query, sqlite_engine
 from shipshape.metadata.hot_reads import HotReads
 from shipshape.metadata.prepared import ConnectionPerThread
-from shipshape.ports import Clock, ImageRecord, ManifestDeleteGuard, TaggingGuard, TagMoveGuard
+from shipshape.ports import Alongside, Clock, ImageRecord, ManifestDeleteGuard, TaggingGuard, TagMoveGuard
 
 T = TypeVar("T")
 
@@ -85,13 +85,16 @@ class SqlMetadataStore:
         provenance: Provenance | None = None,
         may_move_tag: TagMoveGuard | None = None,
         may_tag: TaggingGuard | None = None,
+        alongside: Alongside | None = None,
     ) -> None:
         require_aware(now)
-        await self._write(
-            lambda connection: manifests.put(
-                connection, repository, manifest, tag, now, provenance, may_move_tag, may_tag
-            )
-        )
+
+        def change(connection: Connection) -> None:
+            manifests.put(connection, repository, manifest, tag, now, provenance, may_move_tag, may_tag)
+            if alongside is not None:
+                records.write(connection, alongside)
+
+        await self._write(change)
 
     async def get_manifest(self, repository: str, reference: Reference) -> StoredManifest | None:
         return await self._hot_read(lambda connection: self._hot.manifest(connection, repository, reference))

@@ -18,7 +18,7 @@ from shipshape.domain.access import AuditEvent, Credential, Member, Principal
 from shipshape.domain.credentials import INVALID_LOGIN
 from shipshape.domain.errors import LoginLocked, Unauthorized
 from shipshape.domain.secrets import is_well_formed, secret_sha256
-from shipshape.ports import AccessStore, Clock, RevocationEpoch
+from shipshape.ports import AccessStore, Clock, Epoch
 
 MAX_IDENTITY = 255
 
@@ -48,7 +48,7 @@ class Authenticator:
         store: AccessStore,
         clock: Clock,
         policy: LoginPolicy | None = None,
-        epoch: RevocationEpoch | None = None,
+        epoch: Epoch | None = None,
     ) -> None:
         self._store = store
         self._clock = clock

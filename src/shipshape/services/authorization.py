@@ -17,7 +17,7 @@ from shipshape.domain.access import (
     split_repository,
 )
 from shipshape.domain.errors import Denied, NameUnknown, Unauthorized
-from shipshape.ports import AccessStore, Clock
+from shipshape.ports import AccessStore, Clock, Epoch
 
 
 @dataclass(slots=True)
@@ -27,26 +27,49 @@ class _CachedRegistry:
 
 
 class Authorizer:
-    """Answers "may this principal do that here?"; registries are cached briefly (they rarely change)."""
+    """Answers "may this principal do that here?", and which registry (with its policy) a name is.
 
-    def __init__(self, store: AccessStore, clock: Clock, cache_ttl: timedelta = timedelta(seconds=5)) -> None:
+    Registries are cached in the process while the settings epoch stands: every change of a registry or its
+    policy advances it (`forget`), which the processes of this machine see at their next lookup and those of
+    other machines within a second (see `services.epochs`). Entries last `cache_ttl` at most (60 s; 5 s
+    without an epoch).
+    """
+
+    def __init__(
+        self,
+        store: AccessStore,
+        clock: Clock,
+        settings: Epoch | None = None,
+        cache_ttl: timedelta | None = None,
+    ) -> None:
         self._store = store
         self._clock = clock
-        self._ttl = cache_ttl
+        self._settings = settings
+        self._ttl = cache_ttl or (timedelta(seconds=60) if settings is not None else timedelta(seconds=5))
         self._registries: dict[str, _CachedRegistry] = {}
+        self._seen = settings.current() if settings is not None else 0
 
     async def registry(self, name: str) -> Registry | None:
         now = self._clock.now()
+        seen = self._settings.current() if self._settings is not None else 0
+        if seen != self._seen:
+            self._registries.clear()
         cached = self._registries.get(name)
         if cached is not None and cached.until > now:
             return cached.registry
         registry = await self._store.get_registry(name)
-        if registry is not None:  # a missing registry is not remembered: it may be created any moment
+        # A missing registry is not remembered: it may be created any moment. A lookup that overlapped a change
+        # (the epoch moved meanwhile) is not remembered either: it may have read the old row.
+        if registry is not None and (self._settings is None or self._settings.current() == seen):
             self._registries[name] = _CachedRegistry(registry, now + self._ttl)
+        self._seen = seen
         return registry
 
     def forget(self, name: str) -> None:
+        """Registry `name` or its policy changed (committed): drop it here, and in every process."""
         self._registries.pop(name, None)
+        if self._settings is not None:
+            self._settings.advance()
 
     async def actions(self, principal: Principal, path: str) -> frozenset[Action]:
         """The actions `principal` may take on the repository at `path` (`registry/repository`)."""

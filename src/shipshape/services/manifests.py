@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from shipshape.domain import media_types as mt
-from shipshape.domain.access import Anonymous, Principal, Registry
+from shipshape.domain.access import Anonymous, AuditEvent, Principal, Registry
 from shipshape.domain.digests import Digest
 from shipshape.domain.errors import DigestInvalid, ManifestUnknown, NameUnknown, PolicyRefused
 from shipshape.domain.events import EventKind
@@ -20,7 +20,7 @@ from shipshape.policy.image_size import check_image_size
 from shipshape.policy.refusals import enforce
 from shipshape.policy.tags import check_tag_delete, check_tag_move, check_tag_name
 from shipshape.policy.trust import check_signed
-from shipshape.ports import Clock, ManifestIndex
+from shipshape.ports import Alongside, Clock, ManifestIndex
 from shipshape.services.policies import RegistryRules, pushed_by
 
 # When a client does not accept an index, it gets this platform's image, as Distribution does.
@@ -55,7 +55,10 @@ class ManifestService:
         payload: bytes,
         content_type: str | None,
         principal: Principal | None = None,
+        audit: AuditEvent | None = None,
     ) -> Manifest:
+        """Validate and store `manifest`, judged by its registry's policy; `audit` (the request's entry in the
+        audit trail) and the push's webhook deliveries are recorded in the same transaction."""
         algorithm = reference.digest.algorithm if reference.digest else "sha256"
         manifest = parse_manifest(payload, content_type, algorithm)
         if reference.digest is not None and reference.digest != manifest.digest:
@@ -63,8 +66,9 @@ class ManifestService:
                 f"manifest content has digest {manifest.digest}, not {reference.digest}: push it by tag"
                 " or by its real digest"
             )
-        registry = await self._rules.registry_of(repository) if self._rules is not None else None
-        if registry is None:
+        rules = self._rules
+        registry = await rules.registry_of(repository) if rules is not None else None
+        if rules is None or registry is None:
             await self._index.put_manifest(repository, manifest, reference.tag, self._clock.now())
             return manifest
         digest, tag = str(manifest.digest), reference.tag
@@ -83,14 +87,18 @@ class ManifestService:
             def may_tag(referrer_types: Sequence[str | None]) -> None:
                 enforce(check_signed(registry, repository, digest, tag or "", referrer_types))
 
+            owed = await rules.owed(
+                rules.event(EventKind.PUSH, registry, repository, principal, digest=digest, tag=tag)
+            )
+            alongside = Alongside(audit=(audit,) if audit is not None else (), deliveries=owed)
             await self._index.put_manifest(
                 repository, manifest, tag, self._clock.now(), pushed_by(principal), may_move,
-                may_tag if registry.rules.require_signature else None,
+                may_tag if registry.rules.require_signature else None, alongside,
             )  # fmt: skip
         except PolicyRefused as error:
             await self._refused(error, registry, repository, principal, digest, tag)
             raise
-        await self._publish(EventKind.PUSH, registry, repository, principal, digest, tag)
+        rules.recorded(owed)
         return manifest
 
     async def require_creator(self, repository: str, principal: Principal | None) -> None:

@@ -29,7 +29,7 @@ from shipshape.domain.webhooks import (
     retry_delay,
     signature,
 )
-from shipshape.ports import Clock, DeliveryQueue, WebhookStore
+from shipshape.ports import Clock, DeliveryQueue, Epoch, WebhookStore
 from shipshape.services.webhook_addresses import (
     PrivateAddress,
     connector_options,
@@ -106,8 +106,14 @@ class WebhookDeliverer:
         clock: Clock,
         key: bytes,
         policy: DeliveryPolicy | None = None,
+        settings: Epoch | None = None,
     ) -> None:
         self._webhooks = webhooks
+        # Who hears which registry, cached while the settings epoch stands (a webhook's creation or deletion
+        # advances it); without an epoch, read on every event.
+        self._settings = settings
+        self._subscribers: dict[tuple[str, str], list[Webhook]] = {}
+        self._seen = settings.current() if settings is not None else 0
         self._queue = queue
         self._clock = clock
         self._key = key
@@ -117,7 +123,7 @@ class WebhookDeliverer:
     async def publish(self, event: RegistryEvent) -> None:
         """Queue a delivery for each webhook hearing `event` and wake the loop; never raises."""
         try:
-            subscribers = await self._webhooks.subscribers(event.account, event.registry)
+            subscribers = await self._hearing(event.account, event.registry)
             owed = owed_deliveries(event, subscribers, self._clock.now())
             await self._queue.enqueue(owed)
         except Exception:
@@ -125,6 +131,27 @@ class WebhookDeliverer:
             return
         if owed:
             self._wake.set()
+
+    async def owed(self, event: RegistryEvent) -> list[Delivery]:
+        """The deliveries `event` owes (one per webhook hearing it), for its change to record."""
+        return owed_deliveries(event, await self._hearing(event.account, event.registry), self._clock.now())
+
+    def recorded(self) -> None:
+        self._wake.set()
+
+    async def _hearing(self, account: str, registry: str) -> list[Webhook]:
+        if self._settings is None:
+            return await self._webhooks.subscribers(account, registry)
+        seen = self._settings.current()
+        if seen != self._seen:
+            self._subscribers.clear()
+            self._seen = seen
+        found = self._subscribers.get((account, registry))
+        if found is None:
+            found = await self._webhooks.subscribers(account, registry)
+            if self._settings.current() == seen:  # not remembered if a change overlapped the read
+                self._subscribers[(account, registry)] = found
+        return found
 
     async def run(self) -> None:
         """Deliver due deliveries until cancelled: at once when `publish` queues some or an attempt ends, else

@@ -20,7 +20,7 @@ from shipshape.domain.webhooks import (
     redact_url,
     validate_url,
 )
-from shipshape.ports import AccessStore, Clock, WebhookStore
+from shipshape.ports import AccessStore, Clock, Epoch, WebhookStore
 from shipshape.services import rights
 from shipshape.services.accounts import known_account
 from shipshape.services.audit import Actor, AuditLog
@@ -64,7 +64,11 @@ async def known_webhook(store: WebhookStore, webhook_id: str) -> Webhook:
 class Webhooks:
     """The webhook use cases; `key` is the server key that every webhook secret is derived from."""
 
-    def __init__(self, store: WebhookStore, access: AccessStore, clock: Clock, audit: AuditLog, key: bytes) -> None:
+    def __init__(
+        self, store: WebhookStore, access: AccessStore, clock: Clock, audit: AuditLog, key: bytes,
+        settings: Epoch | None = None,
+    ) -> None:  # fmt: skip
+        self._settings = settings  # advanced on every change, so that each process reloads who hears what
         self._store = store
         self._access = access
         self._clock = clock
@@ -92,6 +96,7 @@ class Webhooks:
                 salt=secrets.token_hex(16), created_at=self._clock.now(), created_by=actor.member.username,
             )  # fmt: skip
             await self._store.create_webhook(webhook)
+        self._changed()
         await self._audit.record(
             actor, "webhook.create", webhook_id, account=owner, registry=request.registry,
             detail={"url": redact_url(request.url), "events": ",".join(sorted(request.events))},
@@ -122,6 +127,7 @@ class Webhooks:
             actor, "webhook.delete", webhook_id, account=webhook.account, registry=webhook.registry
         ):
             await self._store.delete_webhook(webhook_id)
+        self._changed()
         await self._audit.record(
             actor, "webhook.delete", webhook_id, account=webhook.account, registry=webhook.registry,
             detail={"url": redact_url(webhook.url)},
@@ -133,6 +139,10 @@ class Webhooks:
         refusal = rights.may_read(actor.member, webhook.account)
         await self._audit.enforce(actor, refusal, "webhook.deliveries", webhook_id, webhook.account, webhook.registry)
         return webhook, await self._store.deliveries(webhook_id, max(1, min(limit, MAX_DELIVERIES)))
+
+    def _changed(self) -> None:
+        if self._settings is not None:
+            self._settings.advance()
 
     async def _registry_account(self, request: WebhookRequest) -> str:
         """The account of the registry the request names, which must be the account it names, if any."""

@@ -1,4 +1,4 @@
-"""The revocation epoch as a file in the data directory, shared by every server process on the machine.
+"""An epoch (revocations, settings) as a file in the data directory, shared by every server process on the machine.
 
 Reading it is one `stat` (cheap enough for every request); advancing it replaces the file, which changes its
 inode and modification time, so readers never miss an advance.
@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 
-class FileRevocationEpoch:
+class FileEpoch:
     def __init__(self, path: Path) -> None:
         self._path = path
         if not path.exists():

@@ -147,6 +147,8 @@ class AccessControl:
 
 ACCESS = web.AppKey("access_control", AccessControl)
 CALLER = web.RequestKey("caller", Caller)
+# Set when the handler had the request's success recorded with its change (see `audit_of_success`).
+AUDITED = web.RequestKey("audited", bool)
 
 
 def caller_of(request: web.Request) -> Caller:
@@ -196,7 +198,7 @@ async def oci_access(request: web.Request, handler: Handler) -> web.StreamRespon
         if route in AUDITED_ROUTES and path is not None:
             await _audit(access, request, caller, route, path, "denied", {"rule": refusal.rule})
         raise
-    if route in AUDITED_ROUTES and path is not None and response.status < 300:
+    if route in AUDITED_ROUTES and path is not None and response.status < 300 and not request.get(AUDITED, False):
         await _audit(access, request, caller, route, path, "success")
     return response
 
@@ -249,24 +251,46 @@ async def _audit(
     result: str,
     detail: dict[str, str] | None = None,
 ) -> None:
+    await access.store.record_audit(await _audit_event(access, request, caller, route, path, result, detail))
+
+
+async def audit_of_success(request: web.Request) -> AuditEvent | None:
+    """The audit trail's entry for this request succeeding, for its change to record in its own transaction
+    (the middleware then records none); None when authentication is off or the route is not audited."""
+    access = request.app.get(ACCESS)
+    route = request.match_info.route.name or ""
+    path = request.match_info.get("name")
+    if access is None or route not in AUDITED_ROUTES or path is None:
+        return None
+    request[AUDITED] = True
+    return await _audit_event(access, request, caller_of(request), route, path, "success")
+
+
+async def _audit_event(
+    access: AccessControl,
+    request: web.Request,
+    caller: Caller,
+    route: str,
+    path: str,
+    result: str,
+    detail: dict[str, str] | None = None,
+) -> AuditEvent:
     registry = path.partition("/")[0]
     reference = request.match_info.get("reference") or request.match_info.get("digest") or ""
     principal = caller.principal
     # Filed under the registry's account, so its admins see attempts by callers from elsewhere too.
     owner = await access.authorizer.registry(registry)
-    await access.store.record_audit(
-        AuditEvent(
-            time=access.clock.now(),
-            account=owner.account if owner is not None else getattr(principal, "account", None),
-            actor=caller.name,
-            action=AUDITED_ROUTES[route],
-            target=f"{path}@{reference}" if reference.startswith("sha") else f"{path}:{reference}",
-            result=result,
-            remote=request.remote,
-            credential=credential_name(principal),
-            registry=registry,
-            detail=detail or {},
-        )
+    return AuditEvent(
+        time=access.clock.now(),
+        account=owner.account if owner is not None else getattr(principal, "account", None),
+        actor=caller.name,
+        action=AUDITED_ROUTES[route],
+        target=f"{path}@{reference}" if reference.startswith("sha") else f"{path}:{reference}",
+        result=result,
+        remote=request.remote,
+        credential=credential_name(principal),
+        registry=registry,
+        detail=detail or {},
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from shipshape.api.oci.access import caller_of
+from shipshape.api.oci.access import audit_of_success, caller_of
 from shipshape.api.oci.context import repository, services
 from shipshape.domain.errors import ManifestTooLarge
 from shipshape.domain.manifests import MAX_MANIFEST_BYTES
@@ -38,7 +38,9 @@ async def put_manifest(request: web.Request) -> web.Response:
     payload = await _read_manifest_body(request)
     oci.metrics.bytes_in.inc(len(payload))
     principal = caller_of(request).principal
-    manifest = await oci.manifests.push(name, reference, payload, request.headers.get("Content-Type"), principal)
+    content_type = request.headers.get("Content-Type")
+    audit = await audit_of_success(request)
+    manifest = await oci.manifests.push(name, reference, payload, content_type, principal, audit)
     oci.metrics.manifest_pushes.inc()
     headers = {
         "Location": f"/v2/{name}/manifests/{manifest.digest}",
