@@ -123,3 +123,67 @@ async def test_a_push_is_delivered_signed_and_retried_after_a_failure(receiver: 
         (delivery,) = await asyncio.to_thread(world.admin.json, "webhook", "deliveries", webhook_id)
         assert (delivery["attempts"], delivery["last_status"], delivery["event_id"]) == (2, 200, event["id"])
         assert len(hook.received) == 2
+
+
+@dataclass
+class Gate:
+    """Answers 503 until opened, then 200; keeps every CloudEvent that arrived while open."""
+
+    open: bool = False
+    events: list[dict[str, Any]] = field(default_factory=list)
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        if not self.open:
+            return web.Response(status=503)
+        self.events.append(json.loads(body))
+        self.arrived.set()
+        return web.Response(status=200)
+
+
+async def test_events_of_acknowledged_pushes_survive_a_kill_9_and_arrive_after_the_restart() -> None:
+    # Every push records its webhook deliveries and its audit entry in its own transaction, so a crash right after
+    # the acknowledgements loses neither. Delivery is at least once: a receiver deduplicates by the CloudEvent id,
+    # which stays the same on every attempt.
+    gate = Gate()
+    app = web.Application()
+    app.router.add_post("/hook", gate.handle)
+    receiver = TestServer(app, host="127.0.0.1")
+    await receiver.start_server()
+    try:
+        with auth_world("ssk-", ["--webhook-retry-delay", RETRY_DELAY, "--webhook-allow-private"]) as world:
+            await asyncio.to_thread(world.registry, REGISTRY)
+            pusher = await asyncio.to_thread(world.admin.credential, "pusher", REGISTRY, "ci", "pull,push")
+            created: dict[str, Any] = await asyncio.to_thread(
+                world.admin.json, "webhook", "create", str(receiver.make_url("/hook")), "--registry", REGISTRY,
+                "--event", "push",
+            )  # fmt: skip
+            tags = [f"v{n}" for n in range(12)]
+            digests = {}
+            for tag in tags:
+                digests[tag] = await asyncio.to_thread(push_image, world, f"{REGISTRY}/app", tag, pusher)
+            world.server.kill9()  # right after the last acknowledgement
+
+            gate.open = True
+            await asyncio.to_thread(world.server.restart)
+
+            def all_arrived() -> bool:
+                return {event["subject"] for event in gate.events} >= {f"{REGISTRY}/app:{tag}" for tag in tags}
+
+            await asyncio.to_thread(wait_until, all_arrived, timeout=90, interval=0.1, what="every push's event")
+            by_subject: dict[str, set[str]] = {}
+            for event in gate.events:
+                by_subject.setdefault(event["subject"], set()).add(event["id"])
+                assert event["data"]["digest"] == digests[event["subject"].rpartition(":")[2]]
+            # One event per push, however often it was delivered.
+            assert all(len(ids) == 1 for ids in by_subject.values()), by_subject
+            assert len({event["id"] for event in gate.events}) == len(tags)
+
+            trail = await asyncio.to_thread(world.admin.json, "audit", "--registry", REGISTRY, "--limit", "1000")
+            pushes = [e for e in trail if e["action"] == "manifest.push" and e["result"] == "success"]
+            assert sorted(e["target"] for e in pushes) == sorted(f"{REGISTRY}/app:{tag}" for tag in tags)
+            listed = await asyncio.to_thread(world.admin.json, "webhook", "deliveries", created["id"])
+            assert len(listed) == len(tags)
+    finally:
+        await receiver.close()
