@@ -32,12 +32,10 @@ _PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
 
 def serve(settings: Settings) -> None:
     """Apply migrations, then serve: this process is the first worker and forks the others, sharing the port."""
-    from shipshape.metadata.migrate import migrate  # only here: workers need not load Alembic
-
     configure_logging(settings.log_json, settings.log_level)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     asyncio.run(_check_blob_store(settings))
-    migrate(settings.metadata_url)
+    _migrate_in_child(settings.metadata_url)
     if settings.auth:
         asyncio.run(_bootstrap(settings))
     log.info("serving", extra={"listen": settings.address, "auth": settings.auth, "workers": settings.workers})
@@ -53,6 +51,7 @@ def serve(settings: Settings) -> None:
     context = multiprocessing.get_context("fork")
     # Objects alive now are never garbage: keep the collector from visiting them, which would write to (and so
     # copy) every page they share with the forked workers.
+    gc.collect()
     gc.freeze()
     others = [
         context.Process(target=_run_forked_worker, args=(settings, os.getpid()), daemon=True)
@@ -67,6 +66,17 @@ def serve(settings: Settings) -> None:
             worker.terminate()
         for worker in others:
             worker.join(timeout=30)
+
+
+def _migrate_in_child(url: str) -> None:
+    """Migrate in a child process that exits, so that no worker carries Alembic's modules (~7 MB) for life."""
+    from shipshape.metadata.migrate import migrate
+
+    child = multiprocessing.get_context("fork").Process(target=migrate, args=(url,), name="shipshape-migrate")
+    child.start()
+    child.join()
+    if child.exitcode != 0:
+        raise SystemExit(1)
 
 
 async def _check_blob_store(settings: Settings) -> None:
