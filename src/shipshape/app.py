@@ -18,6 +18,7 @@ from shipshape.api.manage.context import MANAGE, ManageServices
 from shipshape.api.manage.routes import add_manage_routes
 from shipshape.api.metrics import RegistryMetrics
 from shipshape.api.oci.access import ACCESS, AccessControl, oci_access, token_endpoint
+from shipshape.api.oci.admissions import Admissions
 from shipshape.api.oci.context import SERVICES, OciServices
 from shipshape.api.oci.routes import add_routes
 from shipshape.auth.tokens import TokenIssuer
@@ -178,6 +179,7 @@ def _add_access(
         store=access_store,
         clock=clock,
         public_url=settings.public_url,
+        admissions=Admissions((epoch, app[SETTINGS_EPOCH]), policy.cache_ttl),
     )
     retention = Retention(
         access_store, lifecycle, metadata, clock, AuditLog(access_store, clock), process_identity(), rules, oci.pulls

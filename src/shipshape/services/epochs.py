@@ -1,5 +1,5 @@
 """The epochs of a deployment (revocations, settings): the processes of one machine see an advance at once (a
-file in the data dir, one `stat` a request), the processes of other machines within `interval` (a counter in the
+counter in a file of the data dir, mapped into memory), the processes of other machines within `interval` (a counter in the
 database, which each process reads in the background).
 
 Processes on several hosts share no data dir; without the shared counter, a login one of them cached would stay
@@ -30,7 +30,8 @@ class SharedEpoch:
         self._writes: set[asyncio.Task[None]] = set()
 
     def current(self) -> int:
-        return hash((self._local.current(), self._shared))
+        # Both counters only grow, so their sum changes whenever either does.
+        return self._local.current() + self._shared
 
     def advance(self) -> None:
         """Advance at once here and on this machine; the database's counter in a task of its own (the caller,

@@ -11,11 +11,12 @@ import base64
 import binascii
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from shipshape.api.oci.admissions import Admissions
 from shipshape.auth.tokens import (
     GrantedAccess,
     TokenIssuer,
@@ -83,6 +84,7 @@ class AccessControl:
     store: AccessStore
     clock: Clock
     public_url: str | None
+    admissions: Admissions[Caller] | None = None
 
     verified_tokens: dict[str, VerifiedToken] = field(default_factory=dict)
 
@@ -129,6 +131,24 @@ class AccessControl:
         if isinstance(principal, Credential) and not _still_valid(principal, token.secret_id, self.clock.now()):
             raise Unauthorized("the secret this token was issued for was reset or has expired: log in again")
         return Caller(principal, token)
+
+    async def admit(self, request: web.Request, path: str, action: Action) -> Caller:
+        """The caller of `request`, once it may take `action` on `path`; raises `Unauthorized` or `Denied`."""
+        if self.admissions is None:
+            caller = await self.caller(request)
+            request[CALLER] = caller
+            await self.check(caller, path, action)
+            return caller
+        key = self.admissions.key(request.headers.get("Authorization", ""), path, action)
+        now, stamp = self.clock.now(), self.admissions.stamp()
+        admitted = self.admissions.get(key, now, stamp)
+        if admitted is not None:
+            return admitted
+        caller = await self.caller(request)
+        request[CALLER] = caller  # for the audit trail's entry if the check refuses
+        await self.check(caller, path, action)
+        self.admissions.remember(key, caller, now, stamp, _expiry(caller))
+        return caller
 
     async def check(self, caller: Caller, path: str, action: Action) -> None:
         """Raise unless `caller` may take `action` on `path`."""
@@ -180,16 +200,17 @@ async def oci_access(request: web.Request, handler: Handler) -> web.StreamRespon
     path = request.match_info.get("name")
     action = ROUTE_ACTIONS.get(route)
     try:
-        caller = await access.caller(request)
         if path is not None and action is not None:
-            await access.check(caller, path, action)
-        elif isinstance(caller.principal, Anonymous) and caller.token is None:
-            raise Unauthorized("authentication required: log in with a member or credential")
+            caller = await access.admit(request, path, action)
+        else:
+            caller = await access.caller(request)
+            if isinstance(caller.principal, Anonymous) and caller.token is None:
+                raise Unauthorized("authentication required: log in with a member or credential")
     except Unauthorized as error:
         return _challenge(request, access, error, path, action)
     except Denied as error:
         if route in AUDITED_ROUTES and path is not None:
-            await _audit(access, request, caller, route, path, "denied")
+            await _audit(access, request, caller_of(request), route, path, "denied")
         raise error from None
     request[CALLER] = caller
     try:
@@ -229,6 +250,15 @@ async def token_endpoint(request: web.Request) -> web.Response:
     token = access.tokens.issue(caller.name, granted, SERVICE, now, secret_id=caller.secret_id)
     body = {"token": token, "access_token": token, "expires_in": TOKEN_LIFETIME_SECONDS, "issued_at": now.isoformat()}
     return web.json_response(body)
+
+
+def _expiry(caller: Caller) -> datetime | None:
+    """When what admitted `caller` ends by itself: its token's or its credential's expiry."""
+    if caller.token is not None and caller.token.expires != float("inf"):
+        return datetime.fromtimestamp(caller.token.expires, UTC)
+    if isinstance(caller.principal, Credential):
+        return caller.principal.expires_at
+    return None
 
 
 def _challenge(
