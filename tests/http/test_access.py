@@ -277,3 +277,15 @@ async def test_token_request_with_too_many_scopes_is_refused(secured: Secured) -
     scopes = [("scope", f"repository:acme-dev/app{i}:pull") for i in range(51)]
     response = await secured.client.get("/auth/token", params=scopes, headers=secured.dev_ci)
     assert response.status == 400 and "limit" in (await response.json())["errors"][0]["message"]
+
+
+async def test_a_request_let_in_a_moment_ago_is_refused_right_after_a_revoke(secured: Secured) -> None:
+    access = secured.client.app[ACCESS]
+    await push_image(secured.client, "acme-dev/app", "v1.0.0", secured.dev_ci)
+    for _ in range(2):  # the second one is let in from memory
+        assert (await secured.client.get("/v2/acme-dev/app/tags/list", headers=secured.dev_pull)).status == 200
+    credential = await access.store.get_credential("acme-dev+pull")
+    assert credential is not None
+    await access.store.save_credential(lifecycle.revoke(credential, NOW))
+    access.authenticator.forget("acme-dev+pull")
+    assert (await secured.client.get("/v2/acme-dev/app/tags/list", headers=secured.dev_pull)).status == 401

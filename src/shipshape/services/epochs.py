@@ -1,6 +1,6 @@
 """The epochs of a deployment (revocations, settings): the processes of one machine see an advance at once (a
-counter in a file of the data dir, mapped into memory), the processes of other machines within `interval` (a counter in the
-database, which each process reads in the background).
+counter in a file of the data dir, mapped into memory), the processes of other machines within `interval` (a
+counter in the database, which each process reads in the background).
 
 Processes on several hosts share no data dir; without the shared counter, a login one of them cached would stay
 valid there for the login cache's lifetime (10 s) after its secret was revoked, and a registry's policy as it was.
