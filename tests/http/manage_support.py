@@ -95,7 +95,7 @@ class ManageApi:
     ) -> Answer:
         sent = dict(basic(*(as_ or self.login)))
         sent.update(headers or {})
-        if data is not None:
+        if data is not None or method in ("POST", "PUT", "PATCH"):
             sent.setdefault("Content-Type", "application/json")
         response = await self.client.request(method, "/api/v1" + path, json=json, data=data, headers=sent)
         text = await response.text()

@@ -86,7 +86,9 @@ class ApiClient:
 
         query = {key: value for key, value in (params or {}).items() if value is not None}
         try:
-            response = self._http.request(method, API + path, json=body, params=query)
+            # A body, if only `{}`, on every write: the server takes only JSON there (see api.manage.cross_site).
+            sent = body if body is not None or method in ("GET", "DELETE") else {}
+            response = self._http.request(method, API + path, json=sent, params=query)
         except httpx.HTTPError as error:
             fail(
                 f"cannot reach {self.connection.server} ({error}): is the server running? Point at it with --server"

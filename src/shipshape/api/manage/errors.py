@@ -39,10 +39,11 @@ ERROR_TABLE: dict[type[errors.RegistryError], ApiError] = {
 ERROR_STATUSES = {
     400: "Malformed request (not JSON)",
     401: "Not logged in: send Basic credentials of a member or a bearer token",
-    403: "Logged in, but not allowed",
+    403: "Logged in, but not allowed; or sent by a page on another site",
     404: "No such account, registry, member or credential",
     409: "Conflicts with what exists",
     422: "A field is missing, unknown, of the wrong type or out of bounds",
+    415: "A write whose body is not sent as application/json",
     429: "Locked out after repeated failed logins",
 }
 

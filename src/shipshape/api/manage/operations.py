@@ -35,4 +35,6 @@ class Operation:
             found |= {400, 422}
         if self.query is not None:
             found.add(422)
+        if self.method in ("POST", "PUT", "PATCH"):
+            found.add(415)  # see api.manage.cross_site
         return tuple(sorted(found))

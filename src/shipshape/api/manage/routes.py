@@ -29,6 +29,7 @@ from shipshape.api.manage import models as m
 from shipshape.api.manage import usage_models as um
 from shipshape.api.manage import webhook_models as wm
 from shipshape.api.manage.context import ACTOR, MANAGE, PRINCIPAL
+from shipshape.api.manage.cross_site import refuse_cross_site
 from shipshape.api.manage.errors import error_response, json_errors
 from shipshape.api.manage.openapi import openapi_document
 from shipshape.api.manage.operations import Operation
@@ -260,7 +261,7 @@ async def openapi(request: web.Request) -> web.Response:
 
 def add_manage_routes(app: web.Application) -> None:
     """Mount the management API at /api/v1; it reads its services from `app[MANAGE]` and `app[ACCESS]`."""
-    api = web.Application(middlewares=[json_errors, authenticate])
+    api = web.Application(middlewares=[json_errors, refuse_cross_site, authenticate])
     api.router.add_get("/openapi.json", openapi, name=OPENAPI_ROUTE)
     for operation in OPERATIONS:
         api.router.add_route(operation.method, operation.path, operation.handler, name=operation.operation_id)
