@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import difflib
 import tomllib
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from shipshape.domain.durations import parse_duration
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+class SettingsInvalid(Exception):
+    """Settings that cannot be used: one line per problem, each naming its setting and the fix."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
 
 
 class Settings(BaseModel):
@@ -17,7 +28,9 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    listen: str | None = None  # default: 0.0.0.0:5000 with authentication, 127.0.0.1:5000 without
+    # HOST:PORT, [IPv6]:PORT, :PORT (every interface, as in Distribution's `addr: :5000`) or PORT (the default
+    # host); default: 0.0.0.0:5000 with authentication, 127.0.0.1:5000 without.
+    listen: str | None = None
     auth: bool = True
     public_url: str | None = None  # how clients reach the server (token realm, pull secrets); default: request Host
     data_dir: Path = Path("shipshape-data")
@@ -59,6 +72,8 @@ class Settings(BaseModel):
     )
     @classmethod
     def _duration(cls, value: Any) -> Any:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            value = str(value)  # a TOML number: no unit, refused like a bare number on the command line (but 0)
         return parse_duration(value) if isinstance(value, str) else value
 
     @field_validator("gc_interval", "retention_interval")
@@ -73,10 +88,56 @@ class Settings(BaseModel):
     def _host_port(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        host, sep, port = value.rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-            raise ValueError(f"listen must be HOST:PORT such as 127.0.0.1:5000, not {value!r}")
+        host, _, port = value.strip().rpartition(":")
+        if not port.isdigit() or not 1 <= int(port) <= 65535 or (host.startswith("[") != host.endswith("]")):
+            raise ValueError(
+                f"{value!r} is not HOST:PORT: give e.g. 127.0.0.1:5000, 0.0.0.0:5000, [::]:5000, :5000"
+                " (every interface) or 5000 (the default host), with a port from 1 to 65535"
+            )
+        return value.strip()
+
+    @field_validator("public_url", "s3_endpoint_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        scheme, sep, rest = value.partition("://")
+        if not sep or scheme not in ("http", "https") or not rest.split("/", 1)[0]:
+            raise ValueError(f"{value!r} is not a URL: give e.g. https://registry.example.com")
         return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        if value.lower() not in LOG_LEVELS:
+            raise ValueError(f"{value!r} is not a log level: use {', '.join(LOG_LEVELS[:-1])} or {LOG_LEVELS[-1]}")
+        return value.lower()
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            from shipshape.metadata.engine import database_url
+
+            database_url(value)  # its ValueError says which URLs are accepted, and never echoes a password
+        return value
+
+    @field_validator("tls_cert", "tls_key")
+    @classmethod
+    def _readable_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            what = "is a directory" if value.is_dir() else "does not exist"
+            raise ValueError(f"{str(value)!r} {what}: give a PEM file")
+        return value
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Settings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            given, missing = ("cert", "key") if self.tls_key is None else ("key", "cert")
+            raise ValueError(
+                f"tls_{given} (--tls-{given}) is set without tls_{missing} (--tls-{missing}): HTTPS needs both"
+            )
+        return self
 
     @field_validator("blob_store")
     @classmethod
@@ -85,7 +146,7 @@ class Settings(BaseModel):
             return None
         scheme, sep, rest = value.partition("://")
         if not sep or scheme not in ("file", "s3") or not rest.strip("/"):
-            raise ValueError(f"blob_store must be file://DIR or s3://BUCKET[/PREFIX], not {value!r}")
+            raise ValueError(f"give file://DIR or s3://BUCKET[/PREFIX], not {value!r}")
         return value
 
     @property
@@ -103,7 +164,10 @@ class Settings(BaseModel):
 
     @property
     def host(self) -> str:
-        return self.address.rpartition(":")[0].strip("[]")
+        given = self.address.rpartition(":")[0]
+        if not given:  # ":5000" is every interface, "5000" the default host
+            return "0.0.0.0" if ":" in self.address or self.auth else "127.0.0.1"
+        return given.strip("[]")
 
     @property
     def port(self) -> int:
@@ -115,10 +179,38 @@ class Settings(BaseModel):
 
 
 def load_settings(config_file: Path | None, overrides: dict[str, Any]) -> Settings:
-    """Settings from `config_file` (if any) with `overrides` (command line and environment) on top."""
+    """Settings from `config_file` (if any) with `overrides` (command line and environment) on top.
+
+    Raises `SettingsInvalid`, whose lines name each setting at fault (never pydantic's raw text)."""
     values: dict[str, Any] = {}
     if config_file is not None:
-        with config_file.open("rb") as file:
-            values.update(tomllib.load(file))
+        try:
+            with config_file.open("rb") as file:
+                values.update(tomllib.load(file))
+        except OSError as error:
+            raise SettingsInvalid([f"cannot read the config file {str(config_file)!r}: {error.strerror}"]) from None
+        except tomllib.TOMLDecodeError as error:
+            raise SettingsInvalid([f"the config file {str(config_file)!r} is not valid TOML: {error}"]) from None
     values.update({key: value for key, value in overrides.items() if value is not None})
-    return Settings.model_validate(values)
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as error:
+        raise SettingsInvalid(describe(error, config_file)) from None
+
+
+def describe(error: ValidationError, config_file: Path | None = None) -> list[str]:
+    """One readable line per problem in `error`, naming the setting (its TOML key and its option)."""
+    problems = []
+    for problem in error.errors(include_url=False):
+        key = ".".join(str(part) for part in problem["loc"])
+        if problem["type"] == "extra_forbidden":
+            where = f" in {config_file}" if config_file is not None else ""
+            close = difflib.get_close_matches(key, Settings.model_fields, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else "the keys are the options' names with underscores"
+            problems.append(f"{key}{where} is not a setting: {hint}")
+            continue
+        message = str(problem["msg"]).removeprefix("Value error, ")
+        if problem["type"] != "value_error":  # pydantic's own wording: say what was given
+            message = f"{message[:1].lower()}{message[1:]}, not {problem['input']!r}"
+        problems.append(f"{key} (--{key.replace('_', '-')}): {message}" if key else message)
+    return problems

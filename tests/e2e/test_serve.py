@@ -89,8 +89,11 @@ def test_invalid_settings_exit_with_a_message(e2e_tmp: Path) -> None:
         timeout=60,
         check=False,
     )
-    assert result.returncode == 2
-    assert b"HOST:PORT" in result.stderr
+    assert result.returncode == 1
+    assert result.stderr.decode().splitlines() == [
+        "shipshape: listen (--listen): 'nowhere' is not HOST:PORT: give e.g. 127.0.0.1:5000, 0.0.0.0:5000,"
+        " [::]:5000, :5000 (every interface) or 5000 (the default host), with a port from 1 to 65535"
+    ]
 
 
 def test_an_unreachable_s3_store_stops_the_start_in_one_line_and_changes_nothing(e2e_tmp: Path) -> None:
