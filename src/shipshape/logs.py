@@ -10,6 +10,9 @@ from datetime import UTC, datetime
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
+from shipshape.api.oci.access import CALLER
+from shipshape.domain.access import Anonymous
+
 # Attributes every LogRecord has; anything else was passed with `extra=` and belongs in the JSON object.
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
 
@@ -30,23 +33,41 @@ class JsonFormatter(logging.Formatter):
 
 
 class AccessLogger(AbstractAccessLogger):
-    """One record per request: method, path (without the query, which may carry digests only), status, bytes."""
+    """One record per request: client address, user, method, path (without the query, which may carry digests
+    only), status, bytes sent and duration. The user is the authenticated caller of `/v2/` ("-" for anonymous
+    callers and for requests access control did not look at)."""
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        user = _user(request)
+        duration_ms = round(time * 1000, 2)
         self.logger.info(
-            "%s %s %s",
+            "%s %s %s %s %s %s bytes %s ms",
+            request.remote or "-",
+            user or "-",
             request.method,
             request.path,
             response.status,
+            response.body_length,
+            duration_ms,
             extra={
+                "remote": request.remote,
+                "user": user,
                 "method": request.method,
                 "path": request.path,
                 "status": response.status,
                 "bytes": response.body_length,
-                "duration_ms": round(time * 1000, 2),
-                "remote": request.remote,
+                "duration_ms": duration_ms,
             },
         )
+
+
+def _user(request: web.BaseRequest) -> str | None:
+    """The name of the caller access control authenticated, if any (read, never set, here)."""
+    try:
+        caller = request[CALLER]
+    except KeyError:
+        return None
+    return None if isinstance(caller.principal, Anonymous) else caller.name
 
 
 def configure_logging(json_lines: bool, level: str) -> None:

@@ -66,6 +66,7 @@ def _start(settings: Settings) -> str | None:
     """Everything that can refuse the start comes before the first account is created, so a refused start
     creates nothing whose password would be lost; the generated admin password, if any, is shown after the
     address is bound."""
+    admin_password = _admin_password() if settings.auth else None
     tls = _tls_context(settings)
     sockets = _bind(settings)
     _writable_directory(settings.data_dir, "data dir", "--data-dir")
@@ -73,7 +74,7 @@ def _start(settings: Settings) -> str | None:
         _writable_directory(settings.blob_dir, "blob store directory", "--blob-store file://DIR")
     asyncio.run(_check_blob_store(settings))
     _migrate_in_child(settings.metadata_url, quiet=settings.log_level != "debug")
-    generated = asyncio.run(_bootstrap(settings)) if settings.auth else None
+    generated = asyncio.run(_bootstrap(settings, admin_password)) if settings.auth else None
     scheme = "https" if tls is not None else "http"
     addresses = ", ".join(f"{scheme}://{_address(sock)}" for sock in sockets)
     log.info(
@@ -219,18 +220,21 @@ async def _check_blob_store(settings: Settings) -> None:
         await store.close()
 
 
-async def _bootstrap(settings: Settings) -> str | None:
+def _admin_password() -> str | None:
+    """The first admin's password from the environment, checked before anything is made."""
     password = os.environ.get(ADMIN_PASSWORD_ENV) or None
     if password is not None:
         try:
             check_password(password, ADMIN)
         except PasswordRejected as error:
             raise StartFailed(f"{ADMIN_PASSWORD_ENV} is not accepted: {error.message}") from None
+    return password
+
+
+async def _bootstrap(settings: Settings, password: str | None) -> str | None:
     store = open_access_store(settings.metadata_url)
     try:
         return await bootstrap(store, SystemClock(), password)
-    except PasswordRejected as error:
-        raise StartFailed(f"{ADMIN_PASSWORD_ENV} is not accepted: {error.message}") from None
     except Exception as error:  # the database went away since it was migrated
         raise StartFailed(database_failure(settings.metadata_url, error)) from None
     finally:
