@@ -333,11 +333,19 @@ def _still_valid(credential: Credential, secret_id: str | None, now: datetime) -
 
 
 def _basic(value: str) -> tuple[str, str]:
+    """(username, secret) of a Basic credential (RFC 7617: base64 of `username:secret` in UTF-8, no control
+    characters); `Unauthorized` for anything else.
+
+    `value` may hold any character: aiohttp decodes header bytes as UTF-8 and keeps the bytes that are not as
+    surrogate escapes, so a value may be non-ASCII, or not even encodable again.
+    """
     try:
-        decoded = base64.b64decode(value.strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        raise Unauthorized("malformed Basic credentials") from None
+        decoded = base64.b64decode(value.strip().encode("ascii"), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeError):  # not ASCII, not base64, or not UTF-8 once decoded
+        raise Unauthorized("malformed Basic credentials: send base64 of username:secret in UTF-8") from None
     username, sep, secret = decoded.partition(":")
     if not sep or not username:
         raise Unauthorized("malformed Basic credentials: expected username:secret")
+    if any(char < " " or char == "\x7f" for char in decoded):  # RFC 7617 forbids them; a NUL would reach the store
+        raise Unauthorized("malformed Basic credentials: control characters in the username or secret")
     return username, secret
