@@ -9,7 +9,11 @@ from dataclasses import dataclass
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from shipshape.api.manage import errors as manage_errors
+from shipshape.api.oci.access import ACCESS, SERVICE
+from shipshape.auth.tokens import bearer_challenge
 from shipshape.domain import errors
+from shipshape.domain.names import validate_name
 
 log = logging.getLogger("shipshape.api")
 
@@ -61,24 +65,68 @@ def error_response(code: str, status: int, message: str, detail: object | None =
     return web.Response(status=status, text=json.dumps(body), content_type="application/json")
 
 
+# Where the Authorization header is read; elsewhere (/healthz, /metrics) it is ignored like any other header.
+CREDENTIAL_PATHS = ("/v2", "/auth/token", "/api/")
+UNREADABLE_CREDENTIALS = (
+    "malformed Authorization header: credentials are ASCII; for Basic, send base64 of username:secret in UTF-8"
+)
+
+
 @web.middleware
 async def oci_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Turn domain errors into OCI error bodies; hide unexpected failures behind a generic 500."""
+    """Turn domain errors into OCI error bodies; hide unexpected failures behind a generic 500.
+
+    Every request gets a JSON answer: an address without a route, and what the request's own path or headers
+    make unreadable, are refused here before a handler (or a header built from them) meets them."""
+    refused = _unreadable_credentials(request)
+    if refused is not None:
+        return refused
     try:
+        if request.path.startswith("/v2/") and "name" in request.match_info:
+            # Before anything else uses it: the access check puts the name into its challenge header, where a
+            # control character (%00, %0a, %7f) would make the response unsendable and drop the connection.
+            validate_name(request.match_info["name"])
         return await handler(request)
     except errors.RegistryError as error:
         wire = wire_error(error)
         return error_response(wire.code, wire.status, error.message, error.detail)
-    except (web.HTTPNotFound, web.HTTPMethodNotAllowed) as error:
-        if not request.path.startswith("/v2/"):
-            raise
-        # An address outside the OCI API's routes: answer in the API's own error format.
-        if isinstance(error, web.HTTPMethodNotAllowed):
-            allowed = ", ".join(sorted(error.allowed_methods))
-            return error_response("UNSUPPORTED", 405, f"{request.method} is not supported here; use {allowed}")
-        return error_response("UNSUPPORTED", 404, f"{request.path} is not an OCI Distribution API endpoint")
+    except web.HTTPMethodNotAllowed as error:
+        allowed = ", ".join(sorted(error.allowed_methods))
+        response = error_response("UNSUPPORTED", 405, f"{request.method} is not supported here; use {allowed}")
+        response.headers["Allow"] = ",".join(sorted(error.allowed_methods))
+        return response
+    except web.HTTPNotFound:
+        # An address outside every route (the management API answers its own): say where the APIs are.
+        if request.path.startswith("/v2/"):
+            return error_response("UNSUPPORTED", 404, f"{request.path!r} is not an OCI Distribution API endpoint")
+        return error_response(
+            "UNSUPPORTED",
+            404,
+            f"{request.path!r} is not an endpoint of this registry: the OCI API is under /v2/, the management"
+            " API under /api/v1/ (see /api/v1/openapi.json)",
+        )
     except web.HTTPException:
         raise
     except Exception:
         log.exception("unexpected error", extra={"method": request.method, "path": request.path})
         return error_response("UNKNOWN", 500, "internal server error: see the registry's log")
+
+
+def _unreadable_credentials(request: web.Request) -> web.Response | None:
+    """A 401 for an Authorization header that is not ASCII, where credentials are read; None otherwise.
+
+    Credentials are ASCII by their grammar (RFC 9110's token68 and auth-params), so no scheme accepts such a
+    header. Refused before any decoder sees it: aiohttp keeps the bytes of a header that are not UTF-8 as
+    surrogate escapes, which every later `encode()` (base64, JWT) fails on.
+    """
+    header = request.headers.get("Authorization")
+    if header is None or header.isascii() or not request.path.startswith(CREDENTIAL_PATHS):
+        return None
+    access = request.config_dict.get(ACCESS)
+    if access is None:  # authentication is off: nothing reads the header
+        return None
+    if request.path.startswith("/api/"):
+        return manage_errors.error_response("UNAUTHORIZED", 401, UNREADABLE_CREDENTIALS)
+    response = error_response("UNAUTHORIZED", 401, UNREADABLE_CREDENTIALS)
+    response.headers["WWW-Authenticate"] = bearer_challenge(access.realm(request), SERVICE)
+    return response

@@ -8,17 +8,19 @@ from dataclasses import dataclass
 from shipshape.domain.digests import Digest
 from shipshape.domain.errors import NameInvalid, TagInvalid
 
+# Matched with `fullmatch`: `$` would also accept a trailing newline (`app\n`), which then breaks every header
+# and log line the name or tag is written into.
 _COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
-_NAME = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
-_TAG = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$")
+_NAME = re.compile(rf"{_COMPONENT}(?:/{_COMPONENT})*")
+_TAG = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}")
 MAX_NAME_LENGTH = 255
-_REGISTRY_NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
+_REGISTRY_NAME = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*")
 MAX_REGISTRY_NAME = 64
 
 
 def validate_registry_name(name: str) -> str:
     """Return `name` if it can name a registry (one lowercase path component), else raise `NameInvalid`."""
-    if len(name) > MAX_REGISTRY_NAME or not _REGISTRY_NAME.match(name):
+    if len(name) > MAX_REGISTRY_NAME or not _REGISTRY_NAME.fullmatch(name):
         raise NameInvalid(
             f"invalid registry name {name!r}: up to {MAX_REGISTRY_NAME} lowercase letters and digits,"
             " with single '.', '_' or '-' between them, e.g. acme-prod"
@@ -30,7 +32,7 @@ def validate_name(name: str) -> str:
     """Return `name` if it is a valid repository name, else raise `NameInvalid` saying why."""
     if len(name) > MAX_NAME_LENGTH:
         raise NameInvalid(f"repository name is {len(name)} characters long; the limit is {MAX_NAME_LENGTH}")
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise NameInvalid(
             f"invalid repository name {name!r}: use lowercase letters, digits and separators (. _ __ -),"
             " with / between components, e.g. team/web-app"
@@ -40,7 +42,7 @@ def validate_name(name: str) -> str:
 
 def validate_tag(tag: str) -> str:
     """Return `tag` if it is a valid tag, else raise `TagInvalid` saying why."""
-    if not _TAG.match(tag):
+    if not _TAG.fullmatch(tag):
         raise TagInvalid(
             f"invalid tag {tag!r}: up to 128 characters of letters, digits, '_', '.' and '-',"
             " not starting with '.' or '-'"

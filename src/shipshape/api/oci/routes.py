@@ -7,7 +7,8 @@ from aiohttp import web
 
 from shipshape.api.oci import blobs, listing, manifests, uploads
 
-NAME = "{name:.+}"
+# `(?s:…)`: a name with a newline (%0a) still reaches this route, to be refused as NAME_INVALID, not as no endpoint.
+NAME = "{name:(?s:.+)}"
 DIGEST = "{digest:[^/]+}"
 
 
