@@ -34,9 +34,13 @@ async def test_blob_of_another_repository_is_unknown(registry: Registry) -> None
     assert (await registry.client.head(f"/v2/two/blobs/{digest}")).status == 404
 
 
-async def test_malformed_digest_is_digest_invalid(registry: Registry) -> None:
+async def test_malformed_digest_names_no_blob(registry: Registry) -> None:
+    # distribution-spec v1.1.1 end-2: a GET or HEAD of a blob fails only with 404; a DELETE may say 400.
     response = await registry.client.get("/v2/app/blobs/sha256:1234")
-    assert response.status == 400 and await error_code(response) == "DIGEST_INVALID"
+    assert response.status == 404 and await error_code(response) == "BLOB_UNKNOWN"
+    assert (await registry.client.head("/v2/app/blobs/sha256:1234")).status == 404
+    deleted = await registry.client.delete("/v2/app/blobs/sha256:1234")
+    assert deleted.status == 400 and await error_code(deleted) == "DIGEST_INVALID"
 
 
 async def test_delete_blob_unlinks_it_from_the_repository_only(registry: Registry) -> None:

@@ -5,13 +5,15 @@ from __future__ import annotations
 from aiohttp import web
 
 from shipshape.api.oci.context import digest_param, repository, services
+from shipshape.domain.digests import Digest
+from shipshape.domain.errors import BlobUnknown, DigestInvalid
 from shipshape.ports import LocalFile, RemoteBlob
 
 BLOB_HEADERS = {"Content-Type": "application/octet-stream", "Cache-Control": "max-age=31536000, immutable"}
 
 
 async def head_blob(request: web.Request) -> web.StreamResponse:
-    name, digest = repository(request), digest_param(request)
+    name, digest = repository(request), _digest_to_read(request)
     size = await services(request).blobs.size(name, digest)
     response = web.StreamResponse(
         headers={
@@ -25,7 +27,7 @@ async def head_blob(request: web.Request) -> web.StreamResponse:
 
 
 async def get_blob(request: web.Request) -> web.StreamResponse:
-    name, digest = repository(request), digest_param(request)
+    name, digest = repository(request), _digest_to_read(request)
     oci = services(request)
     blob = await oci.blobs.open(name, digest)
     oci.metrics.blob_pulls.inc()
@@ -36,6 +38,15 @@ async def get_blob(request: web.Request) -> web.StreamResponse:
     if blob.redirect_url is not None:
         raise web.HTTPTemporaryRedirect(blob.redirect_url, headers={"Docker-Content-Digest": str(digest)})
     return await _stream(request, blob, headers)
+
+
+def _digest_to_read(request: web.Request) -> Digest:
+    """The digest of a GET or HEAD. One that is not a valid digest names no blob: the spec allows these requests
+    only 404 as a failure (a DELETE of it is refused as DIGEST_INVALID instead)."""
+    try:
+        return digest_param(request)
+    except DigestInvalid as error:
+        raise BlobUnknown(f"no blob {request.match_info['digest']!r}: {error.message}") from None
 
 
 async def _stream(request: web.Request, blob: RemoteBlob, headers: dict[str, str]) -> web.StreamResponse:

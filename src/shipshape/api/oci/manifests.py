@@ -6,13 +6,13 @@ from aiohttp import web
 
 from shipshape.api.oci.access import audit_of_success, caller_of
 from shipshape.api.oci.context import repository, services
-from shipshape.domain.errors import ManifestTooLarge
+from shipshape.domain.errors import DigestInvalid, ManifestTooLarge, ManifestUnknown, TagInvalid
 from shipshape.domain.manifests import MAX_MANIFEST_BYTES
 from shipshape.domain.names import Reference
 
 
 async def get_manifest(request: web.Request) -> web.Response:
-    name, reference = repository(request), Reference.parse(request.match_info["reference"])
+    name, reference = repository(request), _reference_to_read(request.match_info["reference"])
     oci = services(request)
     # Clients such as skopeo send one Accept header per media type: consider them all.
     accept = ",".join(request.headers.getall("Accept", [])) or None
@@ -55,6 +55,15 @@ async def delete_manifest(request: web.Request) -> web.Response:
     name, reference = repository(request), Reference.parse(request.match_info["reference"])
     await services(request).manifests.delete(name, reference, caller_of(request).principal)
     return web.Response(status=202)
+
+
+def _reference_to_read(text: str) -> Reference:
+    """The reference of a GET or HEAD. One that is neither a tag nor a digest names no manifest: the spec's answer
+    is 404 MANIFEST_UNKNOWN (a PUT or DELETE of it is refused as invalid instead)."""
+    try:
+        return Reference.parse(text)
+    except (TagInvalid, DigestInvalid) as error:
+        raise ManifestUnknown(f"no manifest {text!r}: {error.message}") from None
 
 
 async def _read_manifest_body(request: web.Request) -> bytes:
