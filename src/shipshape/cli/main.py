@@ -158,7 +158,7 @@ def serve(
         str | None,
         typer.Option(
             envvar="SHIPSHAPE_BLOB_STORE",
-            help="Where blobs live: file://DIR or s3://BUCKET[/PREFIX] [default: the data dir]",
+            help="Where blobs live: file://DIR or s3://BUCKET\\[/PREFIX] [default: the data dir]",
         ),
     ] = None,
     s3_endpoint_url: Annotated[
