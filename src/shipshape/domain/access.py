@@ -108,11 +108,16 @@ class Anonymous:
 
 @dataclass(frozen=True, slots=True)
 class Member:
-    """A human user of one account, authenticated by password."""
+    """A human user of one account, authenticated by password.
+
+    `password_id` tells the member's passwords apart (a prefix of the SHA-256 of the stored hash, which changes
+    with every new password), so that a token issued before a password change can be refused; None where the
+    member was read without it."""
 
     username: str
     account: str
     role: Role
+    password_id: str | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

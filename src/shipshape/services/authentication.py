@@ -21,6 +21,7 @@ from shipshape.domain.secrets import is_well_formed, secret_sha256
 from shipshape.ports import AccessStore, Clock, Epoch
 
 MAX_IDENTITY = 255
+PASSWORD_ID_LENGTH = 16  # hex characters: enough to tell a member's passwords apart
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +112,7 @@ class Authenticator:
             principal = credential if alive else None
         else:
             found = await self._store.get_member(username)
-            principal = found[0] if found else None
+            principal = _with_password_id(*found) if found else None
         if principal is not None:
             self._subjects[username] = _Verified(principal, now + self._policy.cache_ttl)
         return principal
@@ -151,7 +152,7 @@ class Authenticator:
         member, password_hash = found
         if not await asyncio.to_thread(verify_password, password_hash, secret):
             raise Unauthorized(INVALID_LOGIN)
-        return member
+        return _with_password_id(member, password_hash)
 
     async def _owner_of(self, username: str) -> tuple[str | None, str | None]:
         """The account of a known login name (so its admins see failures against it), and whether it is a
@@ -199,6 +200,10 @@ def _identity(username: str) -> str:
 
 def _cache_key(username: str, secret: str) -> str:
     return hashlib.sha256(f"{username}\0{secret}".encode()).hexdigest()
+
+
+def _with_password_id(member: Member, password_hash: str) -> Member:
+    return replace(member, password_id=secret_sha256(password_hash)[:PASSWORD_ID_LENGTH])
 
 
 def _username(principal: Principal) -> str | None:

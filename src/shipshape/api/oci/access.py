@@ -25,7 +25,7 @@ from shipshape.auth.tokens import (
     challenge_scope,
     parse_scope,
 )
-from shipshape.domain.access import Action, Anonymous, AuditEvent, Credential, Principal
+from shipshape.domain.access import Action, Anonymous, AuditEvent, Credential, Member, Principal
 from shipshape.domain.errors import Denied, PolicyRefused, ScopeInvalid, Unauthorized
 from shipshape.domain.secrets import secret_sha256
 from shipshape.ports import AccessStore, Clock
@@ -118,8 +118,9 @@ class AccessControl:
     async def _basic_caller(self, value: str, remote: str | None) -> Caller:
         username, secret = _basic(value)
         principal = await self.authenticator.basic(username, secret, remote)
-        secret_id = secret_sha256(secret)[:SECRET_ID_LENGTH] if isinstance(principal, Credential) else None
-        return Caller(principal, secret_id=secret_id)
+        if isinstance(principal, Credential):
+            return Caller(principal, secret_id=secret_sha256(secret)[:SECRET_ID_LENGTH])
+        return Caller(principal, secret_id=principal.password_id)
 
     async def _bearer_caller(self, value: str) -> Caller:
         token = self._verified(value)
@@ -130,6 +131,8 @@ class AccessControl:
             raise Unauthorized("the token's owner no longer exists: log in again")
         if isinstance(principal, Credential) and not _still_valid(principal, token.secret_id, self.clock.now()):
             raise Unauthorized("the secret this token was issued for was reset or has expired: log in again")
+        if isinstance(principal, Member) and token.secret_id != principal.password_id:
+            raise Unauthorized("the password changed since this token was issued: log in again")
         return Caller(principal, token)
 
     async def admit(self, request: web.Request, path: str, action: Action) -> Caller:
@@ -153,9 +156,12 @@ class AccessControl:
     async def check(self, caller: Caller, path: str, action: Action) -> None:
         """Raise unless `caller` may take `action` on `path`."""
         if caller.token is not None:
-            if action in caller.token.actions_for(path):
+            # What the token grants, as far as its owner may still do it: a right taken away since it was
+            # issued (a narrower role or scope, a registry no longer public) ends with it.
+            allowed = await self.authorizer.actions(caller.principal, path)
+            if action in caller.token.actions_for(path) and action in allowed:
                 return
-            if action in await self.authorizer.actions(caller.principal, path):
+            if action in allowed:
                 # Allowed, but this token was not issued for it: the client must fetch one that is.
                 raise Unauthorized(f"token does not grant {action} on {path}: request a token with that scope")
         await self.authorizer.require(caller.principal, path, action)
