@@ -161,7 +161,7 @@ class TokenIssuer:
             ) from None
         except jwt.InvalidSignatureError:
             raise Unauthorized("token signature is invalid: request a new token") from None
-        except jwt.InvalidTokenError:
+        except (jwt.InvalidTokenError, UnicodeError):  # UnicodeError: bytes that are not text at all
             raise Unauthorized("token is malformed: request a new token") from None
         subject, not_before, expires = claims["sub"], claims["nbf"], claims["exp"]
         if not (isinstance(subject, str) and _is_int(not_before) and _is_int(expires) and _is_int(claims["iat"])):

@@ -33,14 +33,14 @@ class Digest:
     @classmethod
     def parse(cls, text: str) -> Digest:
         """Parse and validate `text`; raise `DigestInvalid` with the reason otherwise."""
-        if not _GRAMMAR.match(text):
+        if not _GRAMMAR.fullmatch(text):
             raise DigestInvalid(f"invalid digest {text!r}: expected algorithm:hex such as sha256:<64 hex>")
         algorithm, _, encoded = text.partition(":")
         length = ALGORITHMS.get(algorithm)
         if length is None:
             supported = ", ".join(ALGORITHMS)
             raise DigestInvalid(f"unsupported digest algorithm {algorithm!r}: use one of {supported}")
-        if len(encoded) != length or not _ENCODED.match(encoded):
+        if len(encoded) != length or not _ENCODED.fullmatch(encoded):
             raise DigestInvalid(f"invalid digest {text!r}: {algorithm} needs {length} lowercase hex characters")
         return cls(algorithm, encoded)
 

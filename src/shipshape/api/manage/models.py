@@ -43,7 +43,7 @@ from shipshape.services.administration import (
 )
 from shipshape.services.rights import is_server_admin
 
-DURATION_PATTERN = r"^[0-9]{1,9}[smhdw]?$"
+DURATION_PATTERN = r"^(0|[0-9]{1,9}[smhdw])$"  # a number needs its unit; only zero stands alone
 REGISTRY_PATTERN = r"^[a-z0-9]+([._-][a-z0-9]+)*$"
 
 
