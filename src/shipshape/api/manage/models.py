@@ -44,6 +44,7 @@ from shipshape.services.administration import (
 from shipshape.services.rights import is_server_admin
 
 DURATION_PATTERN = r"^(0|[0-9]{1,9}[smhdw])$"  # a number needs its unit; only zero stands alone
+_DURATION_SHAPE = r"^[0-9]{1,9}[smhdw]?$"  # what is parsed, so that a missing unit gets its own message
 REGISTRY_PATTERN = r"^[a-z0-9]+([._-][a-z0-9]+)*$"
 
 
@@ -55,7 +56,7 @@ MAX_DURATION = timedelta(days=36500)
 
 
 def _duration(value: Any) -> timedelta:
-    if not isinstance(value, str) or not _matching(DURATION_PATTERN, value):
+    if not isinstance(value, str) or not _matching(_DURATION_SHAPE, value):
         raise ValueError("use a duration such as 90s, 30m, 24h, 7d or 2w")
     try:
         duration = parse_duration(value)
