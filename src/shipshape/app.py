@@ -66,8 +66,6 @@ FAILED_LOGIN_MEMORY = timedelta(days=1)  # longer than any lockout window
 DELIVERY_MEMORY = timedelta(days=30)  # finished webhook deliveries are kept this long
 RETENTION_FIRST_RUN = 600.0  # seconds after a start before the first scheduled retention run
 USAGE_SNAPSHOT_INTERVAL = 6 * 3600.0  # the day's usage snapshot is refreshed this often
-# One client address may fail this many times more than one identity: a NAT hides many honest users.
-ADDRESS_FAILURES_FACTOR = 5
 API_VERSION_HEADER = ("Docker-Distribution-API-Version", "registry/2.0")
 REVOCATION_EPOCH = web.AppKey("revocation_epoch", SharedEpoch)
 SETTINGS_EPOCH = web.AppKey("settings_epoch", SharedEpoch)
@@ -168,7 +166,6 @@ def _add_access(
     app.cleanup_ctx.append(_running(epoch.run))
     policy = LoginPolicy(
         max_failures_per_identity=settings.lockout_failures,
-        max_failures_per_address=settings.lockout_failures * ADDRESS_FAILURES_FACTOR,
         window=settings.lockout_duration,
     )
     authenticator = Authenticator(access_store, clock, policy, epoch)

@@ -117,7 +117,7 @@ class ScopeInvalid(RegistryError):
 
 
 class LoginLocked(RegistryError):
-    """Too many failed logins for this identity or from this address; wait or ask an administrator."""
+    """Too many failed logins for this login name; wait or ask an administrator."""
 
 
 class JobBusy(Conflict):

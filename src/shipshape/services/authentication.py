@@ -26,10 +26,15 @@ PASSWORD_ID_LENGTH = 16  # hex characters: enough to tell a member's passwords a
 
 @dataclass(frozen=True, slots=True)
 class LoginPolicy:
-    """How failed logins are slowed and then locked out."""
+    """How failed logins are slowed and then locked out.
+
+    Only a login name is ever locked out (after `max_failures_per_identity` failures within `window`), so one
+    client guessing behind a shared address (an office's NAT) cannot lock out everyone else there. Failures from
+    one address only slow down that address's further failures: each failure is answered after a wait that
+    doubles with the recent failures of its login name or of its address, whichever is more, up to
+    `slowdown_cap`. A correct login is never slowed."""
 
     max_failures_per_identity: int = 10
-    max_failures_per_address: int = 50
     window: timedelta = timedelta(minutes=15)
     slowdown_step: float = 0.05  # seconds, doubled with every recent failure
     slowdown_cap: float = 2.0
@@ -164,8 +169,8 @@ class Authenticator:
         return (member[0].account if member else None), None
 
     async def _refuse_if_locked(self, username: str, remote: str | None, now: datetime) -> None:
-        by_identity, by_address = await self._store.login_failures_since(username, remote, now - self._policy.window)
-        if by_identity >= self._policy.max_failures_per_identity or by_address >= self._policy.max_failures_per_address:
+        by_identity, _ = await self._store.login_failures_since(username, remote, now - self._policy.window)
+        if by_identity >= self._policy.max_failures_per_identity:
             account, credential = await self._owner_of(username)
             await self._store.record_audit(
                 AuditEvent(now, account, username, "login", username, "locked", remote, credential)
@@ -173,8 +178,8 @@ class Authenticator:
             minutes = int(self._policy.window.total_seconds() // 60)
             await asyncio.sleep(self._policy.slowdown_cap)  # hammering a locked door is slow too
             raise LoginLocked(
-                f"too many failed logins for {username!r} or from this address: try again in {minutes} minutes,"
-                " or ask an administrator to reset the credential"
+                f"too many failed logins for {username!r}: try again in {minutes} minutes, or ask an"
+                " administrator to reset the credential or the member's password"
             )
 
     async def _failed(self, username: str, remote: str | None, now: datetime, error: Unauthorized) -> None:
@@ -185,8 +190,10 @@ class Authenticator:
         await self._store.record_audit(
             AuditEvent(now, account, username, "login", username, "failure", remote, credential, detail=detail)
         )
-        recent, _ = await self._store.login_failures_since(username, remote, now - self._policy.window)
-        # Slow down guessing: each recent failure doubles the wait before the refusal is sent.
+        by_identity, by_address = await self._store.login_failures_since(username, remote, now - self._policy.window)
+        # Slow down guessing, of one name or of many names from one address: each recent failure doubles the wait
+        # before the refusal is sent.
+        recent = max(by_identity, by_address)
         await asyncio.sleep(min(self._policy.slowdown_step * 2 ** max(recent - 1, 0), self._policy.slowdown_cap))
 
 

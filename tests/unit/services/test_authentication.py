@@ -31,7 +31,7 @@ from shipshape.metadata.migrate import migrate
 from shipshape.services.authentication import Authenticator, LoginPolicy
 
 CHEAP = Argon2Parameters(time_cost=1, memory_kib=8, parallelism=1)
-POLICY = LoginPolicy(max_failures_per_identity=3, max_failures_per_address=100, slowdown_step=0.0, slowdown_cap=0.0)
+POLICY = LoginPolicy(max_failures_per_identity=3, slowdown_step=0.0, slowdown_cap=0.0)
 
 
 @dataclass
@@ -173,3 +173,23 @@ async def test_a_secret_typed_as_the_username_is_never_recorded(store: SqlAccess
         await Authenticator(store, clock, POLICY).basic(pasted, "whatever-password-1", "10.1.2.3")
     events = await store.audit_events(None, None, None, 10)
     assert events and all(pasted not in f"{e.actor} {e.target} {e.detail}" for e in events)
+
+
+async def test_guessing_from_one_address_never_locks_out_others_behind_it(
+    store: SqlAccessStore, clock: FakeClock
+) -> None:
+    """An office behind one NAT address: someone there sprays wrong passwords at many names (far more failures
+    than any one name may have); a colleague at the same address still logs in, and so does the credential."""
+    await store.add_member(
+        Member("alice", "acme", Role.DEVELOPER), hash_password("alice-long-password", CHEAP), clock.now()
+    )
+    _, secret = await new_credential(store, clock)
+    authenticator = Authenticator(store, clock, POLICY)
+    office = "10.1.2.3"
+    for n in range(5 * POLICY.max_failures_per_identity):
+        with pytest.raises((Unauthorized, LoginLocked)):  # each name guessed at locks after its 3rd failure
+            await authenticator.basic(f"guess{n % 4}", "wrong-password-123", office)
+    assert await authenticator.basic("alice", "alice-long-password", office)
+    assert await authenticator.basic("acme-dev+ci", secret, office)
+    with pytest.raises(LoginLocked, match="guess0"):
+        await authenticator.basic("guess0", "wrong-password-123", office)  # the names guessed at are locked
