@@ -97,8 +97,10 @@ def remove(connection: Connection, name: str) -> None:
     in_registry = select(tables.repositories.c.id).where(_in_registry(name))
     connection.execute(delete(repository_blobs).where(repository_blobs.c.repository_id.in_(in_registry)))
     connection.execute(delete(upload_sessions).where(_upload_in_registry(name)))
-    # Its webhooks go with it (their deliveries cascade), so a registry later created with the name starts clean.
+    # Its webhooks go with it (their deliveries cascade), and so do the credentials' scopes on it: a registry later
+    # created with the name starts clean, and no credential made for this one may use that one.
     connection.execute(delete(tables.webhooks).where(tables.webhooks.c.registry == name))
+    connection.execute(delete(tables.credential_scopes).where(tables.credential_scopes.c.registry == name))
 
 
 def _first_repository(connection: Connection, registry: str) -> str | None:
