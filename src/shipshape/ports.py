@@ -197,12 +197,15 @@ class ManifestIndex(Protocol):
         may_move_tag: TagMoveGuard | None = None,
         may_tag: TaggingGuard | None = None,
         alongside: Alongside | None = None,
+        registry: str | None = None,
     ) -> None:
         """Store `manifest` in `repository` (idempotent by digest) and point `tag` at it, in one transaction,
-        which records `alongside` too.
+        which records `alongside` too, and which finds `registry` (if given) still there, locked against its
+        deletion until the end: a push and the deletion of its registry are one after the other.
 
         Raises `ManifestBlobUnknown` if a blob it references is not linked into the repository and
-        `ManifestUnknown` if a child manifest of an index is not in the repository; `may_move_tag` is called
+        `ManifestUnknown` if a child manifest of an index is not in the repository, `NameUnknown` if `registry`
+        is gone; `may_move_tag` is called
         when `tag` exists and points elsewhere, `may_tag` with the manifest's referrers (locked until the end), and
         either may raise. Whatever is raised, nothing is stored.
         `provenance` is recorded when the manifest is new to the repository.

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, delete, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, delete, or_, select, update
 
 from shipshape.domain.access import Environment, Registry
 from shipshape.domain.errors import Conflict, NameUnknown
@@ -77,6 +77,18 @@ def change_policy(
     policy = change(before.rules)
     connection.execute(update(registries).where(registries.c.name == name).values(policy=policy.document()))
     return before, policy
+
+
+_PRESENT = select(registries.c.name).where(registries.c.name == bindparam("registry_name")).with_for_update(read=True)
+
+
+def require_present(connection: Connection, name: str) -> None:
+    """Raise `NameUnknown` unless registry `name` exists; on PostgreSQL its row stays locked (FOR SHARE) until the
+    transaction ends, so `remove` waits for it and then finds what it added (SQLite's write lock covers both)."""
+    if connection.execute(_PRESENT, {"registry_name": name}).first() is None:
+        raise NameUnknown(
+            f"registry {name!r} was deleted while this push ran: create it again first", detail={"registry": name}
+        )
 
 
 def remove(connection: Connection, name: str) -> None:

@@ -15,7 +15,18 @@ from sqlalchemy.exc import DBAPIError
 from shipshape.domain.manifests import Manifest
 from shipshape.domain.names import Reference
 from shipshape.domain.records import PromotedImage, Provenance, PullTally, StoredManifest, UploadSession
-from shipshape.metadata import blob_links, images, manifests, promotions, pulls, records, repositories, tags, uploads
+from shipshape.metadata import (
+    blob_links,
+    images,
+    manifests,
+    promotions,
+    pulls,
+    records,
+    registries,
+    repositories,
+    tags,
+    uploads,
+)
 from shipshape.metadata.database import Database, open_database
 from shipshape.metadata.engine import database_url, is_sqlite_busy, require_aware, run_query, sqlite_engine
 from shipshape.metadata.hot_reads import HotReads
@@ -86,10 +97,13 @@ class SqlMetadataStore:
         may_move_tag: TagMoveGuard | None = None,
         may_tag: TaggingGuard | None = None,
         alongside: Alongside | None = None,
+        registry: str | None = None,
     ) -> None:
         require_aware(now)
 
         def change(connection: Connection) -> None:
+            if registry is not None:
+                registries.require_present(connection, registry)
             manifests.put(connection, repository, manifest, tag, now, provenance, may_move_tag, may_tag)
             if alongside is not None:
                 records.write(connection, alongside)

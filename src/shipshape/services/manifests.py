@@ -68,9 +68,13 @@ class ManifestService:
             )
         rules = self._rules
         registry = await rules.registry_of(repository) if rules is not None else None
-        if rules is None or registry is None:
+        if rules is None:
             await self._index.put_manifest(repository, manifest, reference.tag, self._clock.now())
             return manifest
+        if registry is None:  # deleted after the request was let in
+            raise NameUnknown(
+                f"registry of {repository!r} does not exist: create it first", detail={"name": repository}
+            )
         digest, tag = str(manifest.digest), reference.tag
         try:
             enforce(check_push(registry, principal or Anonymous()))
@@ -93,7 +97,7 @@ class ManifestService:
             alongside = Alongside(audit=(audit,) if audit is not None else (), deliveries=owed)
             await self._index.put_manifest(
                 repository, manifest, tag, self._clock.now(), pushed_by(principal), may_move,
-                may_tag if registry.rules.require_signature else None, alongside,
+                may_tag if registry.rules.require_signature else None, alongside, registry.name,
             )  # fmt: skip
         except PolicyRefused as error:
             await self._refused(error, registry, repository, principal, digest, tag)
