@@ -374,7 +374,8 @@ def settle(server: Server, quiet: float = 1.0, limit: float = 120.0) -> None:
 
 
 def api(reg: client.Registry, method: str, path: str, body: object = None, expect: int = 200) -> object:
-    data = json.dumps(body).encode() if body is not None else None
+    # Writes go as JSON, if only `{}`: the management API takes nothing else there.
+    data = json.dumps(body if body is not None else {}).encode() if method in ("POST", "PUT", "PATCH") else None
     headers = {"Content-Type": "application/json"} if data is not None else {}
     resp = reg.request(method, API + path, headers, data, expect=expect)
     return json.loads(resp.body) if resp.body else None

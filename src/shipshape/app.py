@@ -38,7 +38,7 @@ from shipshape.services.authentication import Authenticator, LoginPolicy
 from shipshape.services.authorization import Authorizer
 from shipshape.services.blobs import BlobService
 from shipshape.services.checklist import Checklist
-from shipshape.services.epochs import EitherEpoch, SharedEpoch
+from shipshape.services.epochs import SharedEpoch
 from shipshape.services.garbage import GarbageCollector
 from shipshape.services.images import ImageService
 from shipshape.services.inventory import Inventory
@@ -168,7 +168,7 @@ def _add_access(
         max_failures_per_identity=settings.lockout_failures,
         window=settings.lockout_duration,
     )
-    authenticator = Authenticator(access_store, clock, policy, EitherEpoch(epoch, app[SETTINGS_EPOCH]))
+    authenticator = Authenticator(access_store, clock, policy, epoch)
     app[ACCESS] = AccessControl(
         authenticator=authenticator,
         authorizer=authorizer,

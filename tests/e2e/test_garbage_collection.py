@@ -182,7 +182,7 @@ def collect_over_the_api(acme: Acme, soak: Soak) -> None:
 def run_retention(acme: Acme, soak: Soak) -> None:
     with admin_session(acme) as session:
         while soak.pushing.is_set():
-            answer = session.post(f"{acme.url}/api/v1/registries/acme-dev/retention/run", timeout=120)
+            answer = session.post(f"{acme.url}/api/v1/registries/acme-dev/retention/run", json={}, timeout=120)
             if answer.status_code == 409:
                 continue
             assert answer.status_code == 200, answer.text

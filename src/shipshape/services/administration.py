@@ -74,7 +74,7 @@ class Administration:
     ) -> None:
         self.audit = AuditLog(store, clock)
         self.accounts = Accounts(store, clock, self.audit, quota_changed)
-        self.registries = Registries(store, clock, self.audit, authorizer)
+        self.registries = Registries(store, clock, self.audit, authorizer, authenticator)
         self.members = Members(store, clock, self.audit, authenticator)
         self.credentials = Credentials(store, clock, self.audit, authenticator)
         self.pull_secrets = PullSecrets(store, clock, self.audit, self.credentials)

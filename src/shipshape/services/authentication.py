@@ -130,6 +130,13 @@ class Authenticator:
             del self._cache[key]
         self._subjects.pop(username, None)
 
+    def forget_everyone(self) -> None:
+        """Drop every cached login, in every process (after a registry's deletion ended the scopes on it)."""
+        if self._epoch is not None:
+            self._epoch.advance()
+        self._cache.clear()
+        self._subjects.clear()
+
     def _drop_caches_after_revocations(self) -> None:
         if self._epoch is None:
             return

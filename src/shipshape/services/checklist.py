@@ -27,7 +27,7 @@ class Checklist:
 
     async def check(self, actor: Actor, name: str) -> RegistryChecklist:
         """The checklist of registry `name`."""
-        registry = await known_registry(self._access, name)
+        registry = await known_registry(self._access, name, actor.member)
         refusal = rights.may_read(actor.member, registry.account)
         await self._audit.enforce(actor, refusal, "checklist.show", name, registry.account, registry=name)
         [checked] = await self._evaluate(registry.account, [registry])

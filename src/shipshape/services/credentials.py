@@ -17,6 +17,7 @@ from shipshape.domain.access import (
     Action,
     Credential,
     CredentialKind,
+    Member,
     Scope,
     SecretHash,
 )
@@ -117,10 +118,11 @@ def describe_scopes(scopes: Sequence[Scope]) -> str:
     )
 
 
-async def known_credential(store: AccessStore, username: str) -> Credential:
-    """The credential that logs in as `username`; `NameUnknown` if there is none."""
+async def known_credential(store: AccessStore, username: str, seen_by: Member | None = None) -> Credential:
+    """The credential that logs in as `username`; `NameUnknown` if there is none, or if it is another account's
+    than that of member `seen_by` (the same answer, so that nobody learns what other accounts hold)."""
     credential = await store.get_credential(username)
-    if credential is None:
+    if credential is None or not rights.may_see(seen_by, credential.account):
         raise NameUnknown(f"credential {username!r} does not exist: see `shipshape credential list`")
     return credential
 
@@ -146,7 +148,7 @@ class Credentials:
         async with self._audit.failures(actor, "credential.create", target, account=None, registry=first or None):
             if not request.registries:
                 raise CredentialRequestInvalid("a credential needs at least one registry: pass --registry NAME")
-            owner = (await known_registry(self._store, first)).account
+            owner = (await known_registry(self._store, first, actor.member)).account
             refusal = rights.may_manage(actor.member, owner, "credentials")
             await self._audit.enforce(actor, refusal, "credential.create", target, owner, registry=first)
             validate_name(request.name, "credential name")
@@ -185,7 +187,7 @@ class Credentials:
         return await self._store.list_credentials(owner)
 
     async def get_credential(self, actor: Actor, username: str) -> Credential:
-        credential = await known_credential(self._store, username)
+        credential = await known_credential(self._store, username, actor.member)
         refusal = rights.may_manage(actor.member, credential.account, "credentials")
         await self._audit.enforce(actor, refusal, "credential.show", username, credential.account, credential=username)
         return credential
@@ -258,7 +260,7 @@ class Credentials:
 
     async def _changeable(self, actor: Actor, username: str, action: str, live: bool = True) -> Credential:
         """The credential `actor` may change; with `live`, refused if revoked (a new secret cannot revive it)."""
-        credential = await known_credential(self._store, username)
+        credential = await known_credential(self._store, username, actor.member)
         refusal = rights.may_manage(actor.member, credential.account, "credentials")
         registry = home_registry(credential)
         await self._audit.enforce(actor, refusal, action, username, credential.account, registry, credential=username)

@@ -66,19 +66,3 @@ class SharedEpoch:
         self._writes.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("advancing the %s epoch in the database failed", self.name, exc_info=task.exception())
-
-
-class EitherEpoch:
-    """Moves when `primary` or any of `also` moves; advancing it advances `primary` (e.g. the login cache, which
-    revocations advance, and which must also drop what it holds when a registry changes: a credential's scopes
-    go with a deleted registry)."""
-
-    def __init__(self, primary: Epoch, *also: Epoch) -> None:
-        self._primary = primary
-        self._all = (primary, *also)
-
-    def current(self) -> int:
-        return sum(epoch.current() for epoch in self._all)  # each only grows
-
-    def advance(self) -> None:
-        self._primary.advance()

@@ -35,10 +35,11 @@ def validate_name(name: str, what: str) -> str:
     return name
 
 
-async def known_member(store: AccessStore, username: str) -> Member:
-    """The member called `username`; `NameUnknown` if there is none."""
+async def known_member(store: AccessStore, username: str, seen_by: Member | None = None) -> Member:
+    """The member called `username`; `NameUnknown` if there is none, or if it is another account's than that of
+    member `seen_by` (the same answer, so that nobody learns who is in other accounts)."""
     found = await store.get_member(username)
-    if found is None:
+    if found is None or not rights.may_see(seen_by, found[0].account):
         raise NameUnknown(f"member {username!r} does not exist: see `shipshape member list`")
     return found[0]
 
@@ -76,7 +77,7 @@ class Members:
 
     async def remove_member(self, actor: Actor, username: str) -> None:
         async with self._audit.failures(actor, "member.remove", username, account=None):
-            target = await known_member(self._store, username)
+            target = await known_member(self._store, username, actor.member)
             owners = [m for m in await self._store.list_members(target.account) if m.role is Role.OWNER]
             left = len([m for m in owners if m.username != username])
             refusal = rights.may_remove(actor.member, target, left)
@@ -89,7 +90,7 @@ class Members:
 
     async def set_password(self, actor: Actor, username: str, password: str) -> None:
         async with self._audit.failures(actor, "member.password", username, account=None):
-            target = await known_member(self._store, username)
+            target = await known_member(self._store, username, actor.member)
             refusal = rights.may_set_password(actor.member, target)
             await self._audit.enforce(actor, refusal, "member.password", username, target.account)
             check_password(password, username)

@@ -149,7 +149,7 @@ class PullSecrets:
             return await self._pull_secret(actor, request)
 
     async def _pull_secret(self, actor: Actor, request: PullSecretRequest) -> IssuedPullSecret:
-        registry = await known_registry(self._store, request.registry)
+        registry = await known_registry(self._store, request.registry, actor.member)
         refusal = rights.may_manage(actor.member, registry.account, "credentials")
         await self._audit.enforce(actor, refusal, "pull_secret.create", request.registry, registry.account)
         namespace = validate_namespace(request.namespace)

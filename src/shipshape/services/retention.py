@@ -241,13 +241,13 @@ class Retention:
         return retention_from_document(document) if document is not None else None
 
     async def _readable(self, actor: Actor, name: str, action: str) -> Registry:
-        registry = await known_registry(self._access, name)
+        registry = await known_registry(self._access, name, actor.member)
         refusal = rights.may_read(actor.member, registry.account)
         await self._audit.enforce(actor, refusal, action, name, registry.account, registry=name)
         return registry
 
     async def _manageable(self, actor: Actor, name: str, action: str) -> Registry:
-        registry = await known_registry(self._access, name)
+        registry = await known_registry(self._access, name, actor.member)
         refusal = rights.may_manage(actor.member, registry.account, "retention rules")
         await self._audit.enforce(actor, refusal, action, name, registry.account, registry=name)
         return registry

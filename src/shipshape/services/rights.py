@@ -37,6 +37,11 @@ def may_create_account(member: Member) -> Refusal | None:
     )
 
 
+def may_see(member: Member | None, account: str) -> bool:
+    """Whether `member` may learn that something of `account` exists (None: no member is asking)."""
+    return member is None or member.account == account or is_server_admin(member)
+
+
 def may_read(member: Member, account: str) -> Refusal | None:
     """Read an account's registries: any member of the account, or a server administrator."""
     if member.account == account or is_server_admin(member):
