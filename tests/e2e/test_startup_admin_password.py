@@ -136,13 +136,16 @@ def test_the_access_log_has_client_user_method_path_status_bytes_and_duration(
     try:
         assert _status(server, "admin", password) == 200
         assert requests.get(f"{server.url}/v2/", timeout=30).status_code == 401
+        me = requests.get(f"{server.url}/api/v1/me", auth=("admin", password), timeout=30)
+        assert me.status_code == 200
     finally:
         server.stop()  # the log is complete once the process is gone
     records = [json.loads(line) for line in server.stderr_log.read_text().splitlines() if line.startswith("{")]
-    access = [r for r in records if r.get("path") == "/v2/"]
-    assert [(r["remote"], r["user"], r["method"], r["status"]) for r in access] == [
-        ("127.0.0.1", "admin", "GET", 200),
-        ("127.0.0.1", None, "GET", 401),
+    access = [r for r in records if r.get("path") in ("/v2/", "/api/v1/me")]
+    assert [(r["remote"], r["user"], r["method"], r["path"], r["status"]) for r in access] == [
+        ("127.0.0.1", "admin", "GET", "/v2/", 200),
+        ("127.0.0.1", None, "GET", "/v2/", 401),
+        ("127.0.0.1", "admin", "GET", "/api/v1/me", 200),
     ]
     assert all(r["bytes"] > 0 and r["duration_ms"] >= 0 for r in access)
 

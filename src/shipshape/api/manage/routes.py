@@ -33,7 +33,7 @@ from shipshape.api.manage.cross_site import refuse_cross_site
 from shipshape.api.manage.errors import error_response, json_errors
 from shipshape.api.manage.openapi import openapi_document
 from shipshape.api.manage.operations import Operation
-from shipshape.api.oci.access import ACCESS
+from shipshape.api.oci.access import ACCESS, CALLER
 from shipshape.domain.access import Anonymous, Member
 from shipshape.domain.errors import Denied, Unauthorized
 from shipshape.services.administration import Actor
@@ -236,6 +236,7 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
             "UNAVAILABLE", 503, "the management API needs authentication: start the server with --auth"
         )
     caller = await access.caller(request)
+    request[CALLER] = caller  # for the access log's user
     principal = caller.principal
     if caller.token is not None:
         raise Unauthorized("the management API takes a member's username and password (Basic), not a bearer token")
