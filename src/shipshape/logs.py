@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
+from aiohttp.http_exceptions import HttpProcessingError
 
 from shipshape.api.oci.access import CALLER
 from shipshape.domain.access import Anonymous
@@ -79,3 +80,20 @@ def configure_logging(json_lines: bool, level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    server = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, UnparsableRequests) for f in server.filters):
+        server.addFilter(UnparsableRequests())
+
+
+class UnparsableRequests(logging.Filter):
+    """A request aiohttp cannot parse (it answers 400 itself) is the client's mistake: one line at info, not a
+    traceback at error level, which would let anyone fill the error log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            reason = next((line.strip() for line in str(error.message).splitlines() if line.strip()), "")
+            record.msg, record.args = "%s: %s", (record.getMessage(), reason or "unparsable request")
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.exc_info, record.exc_text = None, None
+        return True
