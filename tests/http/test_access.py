@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from yarl import URL
 
 from shipshape.api.oci.access import ACCESS
 from shipshape.app import build_app
@@ -289,3 +290,15 @@ async def test_a_request_let_in_a_moment_ago_is_refused_right_after_a_revoke(sec
     await access.store.save_credential(lifecycle.revoke(credential, NOW))
     access.authenticator.forget("acme-dev+pull")
     assert (await secured.client.get("/v2/acme-dev/app/tags/list", headers=secured.dev_pull)).status == 401
+
+
+async def test_a_refused_push_under_a_reference_with_control_characters_is_audited_without_them(
+    secured: Secured,
+) -> None:
+    refused = await secured.client.put(
+        URL("/v2/acme-dev/app/manifests/v1%00%0a", encoded=True), data=b"{}", headers=secured.dev_pull
+    )
+    assert refused.status == 403
+    events = await secured.client.app[ACCESS].store.audit_events("acme", "acme-dev", None, 10)
+    (denied,) = [e for e in events if e.action == "manifest.push"]
+    assert denied.result == "denied" and denied.target == "acme-dev/app:v1\ufffd\ufffd"

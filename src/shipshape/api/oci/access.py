@@ -38,6 +38,7 @@ MAX_CACHED_TOKENS = 10_000
 MAX_SCOPES_PER_TOKEN = 50  # docker asks for two (target and mount source); each costs a lookup
 SECRET_ID_LENGTH = 16  # hex characters of the secret's SHA-256 carried in a token: enough to tell secrets apart
 SERVICE = "shipshape"
+MAX_REFERENCE = 200  # characters of a path's reference kept in an audit entry (tags have at most 128)
 # Tokens issued to callers who sent no credentials have the subject ANONYMOUS.
 
 # The action each route needs on the repository in its URL. Routes not listed need only a known caller.
@@ -313,6 +314,8 @@ async def _audit_event(
 ) -> AuditEvent:
     registry = path.partition("/")[0]
     reference = request.match_info.get("reference") or request.match_info.get("digest") or ""
+    # Not yet validated when a refusal is recorded: no control character (PostgreSQL refuses NUL) reaches a row.
+    reference = "".join(c if c.isprintable() else "\ufffd" for c in reference[:MAX_REFERENCE])
     principal = caller.principal
     # Filed under the registry's account, so its admins see attempts by callers from elsewhere too.
     owner = await access.authorizer.registry(registry)
