@@ -44,3 +44,15 @@ async def test_an_outsider_cannot_tell_another_accounts_objects_from_missing_one
         _same(existing, missing, name, other)
     assert (await api.get("/registries/acme-dev")).status == 200  # nothing changed
     assert (await api.get(f"/credentials/{username}")).body["state"] != "revoked"
+
+
+async def test_a_credential_request_naming_another_accounts_registry_is_told_it_does_not_exist(
+    api: ManageApi,
+) -> None:
+    await api.registry("globex-dev", account="globex")
+    member = await api.member("dora", "admin", account="acme")
+    body = {"name": "ci", "kind": "ci"}
+    existing = await api.post("/credentials", {**body, "registries": ["acme-dev", "globex-dev"]}, as_=member)
+    missing = await api.post("/credentials", {**body, "registries": ["acme-dev", "globex-nope"]}, as_=member)
+    _same(existing, missing, "globex-dev", "globex-nope")
+    assert "globex" not in existing.message.replace("globex-dev", "")

@@ -155,7 +155,7 @@ class Credentials:
             actions = scope_actions(request.kind, request.actions)
             glob = validate_glob(request.repositories) if request.repositories is not None else None
             names = list(dict.fromkeys(request.registries))  # in order, without repeats
-            await self._check_one_account(owner, first, names[1:])
+            await self._check_one_account(owner, first, names[1:], actor.member)
             now = self._clock.now()
             secret = generate_secret()
             credential = Credential(
@@ -248,10 +248,11 @@ class Credentials:
         )  # fmt: skip
         return revoked
 
-    async def _check_one_account(self, owner: str, first: str, others: Sequence[str]) -> None:
-        """Refuse registries (`others`, besides `first`) outside the `owner` account: a credential acts in one."""
+    async def _check_one_account(self, owner: str, first: str, others: Sequence[str], member: Member) -> None:
+        """Refuse registries (`others`, besides `first`) outside the `owner` account: a credential acts in one.
+        Registries `member` may not know of are answered as missing."""
         for name in others:
-            registry = await known_registry(self._store, name)
+            registry = await known_registry(self._store, name, member)
             if registry.account != owner:
                 raise CredentialRequestInvalid(
                     f"registries {first!r} and {name!r} belong to different accounts ({owner!r},"
