@@ -56,6 +56,7 @@ from shipshape.services.webhook_delivery import DeliveryPolicy, WebhookDeliverer
 from shipshape.services.webhooks import Webhooks
 from shipshape.storage.epoch import FileEpoch
 from shipshape.storage.filesystem import FilesystemBlobStore
+from shipshape.web.routes import add_console
 
 if TYPE_CHECKING:
     from shipshape.storage.s3 import S3BlobStore
@@ -130,6 +131,8 @@ def build_app(settings: Settings, clock: Clock | None = None) -> web.Application
             app, settings, clock, access_store, metadata, blob_store, rules, webhooks, collector, oci, lifecycle,
             quotas, authorizer,
         )  # fmt: skip
+    # The console answers with a page that says it needs --auth when authentication is off.
+    add_console(app, settings.data_dir)
     _add_operations(app, settings, metrics, oci)
     return app
 

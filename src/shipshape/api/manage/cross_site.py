@@ -31,13 +31,12 @@ _OWN_SITE = frozenset({"same-origin", "none"})
 async def refuse_cross_site(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.method in SAFE_METHODS or request.match_info.http_exception is not None:
         return await handler(request)  # reads, and requests no route takes (answered 404 or 405)
-    site = request.headers.get("Sec-Fetch-Site")
-    origin = request.headers.get("Origin")
-    if (site is not None and site not in _OWN_SITE) or (origin is not None and not _own(request, origin)):
+    if from_other_site(request):
+        where = request.headers.get("Origin") or request.headers.get("Sec-Fetch-Site")
         return error_response(
             "CROSS_SITE",
             403,
-            f"refused: this {request.method} came from another site ({origin or site}); the management API acts"
+            f"refused: this {request.method} came from another site ({where}); the management API acts"
             " only on requests from the server's own pages, the CLI or scripts",
         )
     if request.method in BODY_METHODS and request.content_type != "application/json":
@@ -48,6 +47,13 @@ async def refuse_cross_site(request: web.Request, handler: Handler) -> web.Strea
             " when it is empty ({})",
         )
     return await handler(request)
+
+
+def from_other_site(request: web.Request) -> bool:
+    """Whether the browser says `request` was started by a page of another site (the console checks this too)."""
+    site = request.headers.get("Sec-Fetch-Site")
+    origin = request.headers.get("Origin")
+    return (site is not None and site not in _OWN_SITE) or (origin is not None and not _own(request, origin))
 
 
 def _own(request: web.Request, origin: str) -> bool:
