@@ -9,6 +9,7 @@ from aiohttp import web
 
 from shipshape.domain.access import Registry
 from shipshape.policy.checklist import RegistryChecklist
+from shipshape.services.rights import may_manage
 from shipshape.web.context import actor, manage
 from shipshape.web.render import render
 
@@ -49,7 +50,9 @@ async def overview(request: web.Request) -> web.Response:
                 checklists.get(registry.name),
             )
         )
-    events = await services.administration.audit_events(who, limit=RECENT_EVENTS)
+    # The audit log is for owners and admins: for the others there is no activity to show (and no refusal to log).
+    may_audit = may_manage(who.member, who.member.account, "audit log") is None
+    events = await services.administration.audit_events(who, limit=RECENT_EVENTS) if may_audit else None
     return render(
         request, "overview.html", {"rows": rows, "usage": usage, "events": events, "host": registry_host(request)}
     )

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jinja2
 from aiohttp import web
 
+from shipshape.api.manage.context import MANAGE
 from shipshape.domain.sizes import format_size
+from shipshape.services.rights import may_manage
 from shipshape.web.context import NOTICE_COOKIE, PREFIX, SIGNED_IN, console, manage
 
 SHORT_DIGEST = 12  # hex characters shown of a digest; the whole one is copied
@@ -58,12 +60,15 @@ def ago(moment: datetime | None, now: datetime) -> str:
 
 def render(request: web.Request, template: str, context: Mapping[str, Any], status: int = 200) -> web.Response:
     """The page `template` with `context`, and what every page shows: who is signed in, the form token, a notice."""
-    now = manage(request).clock.now()
+    services = request.config_dict.get(MANAGE)
+    now = services.clock.now() if services is not None else datetime.now(UTC)  # None: authentication is off
     signed = request.get(SIGNED_IN)
-    notice = request.cookies.get(NOTICE_COOKIE)
+    notice = request.cookies.get(NOTICE_COOKIE) if services is not None else None
     page = dict(context)
     page.update(
         me=signed.member if signed else None,
+        # Owners and admins manage the account (credentials, the audit log); the others only see it.
+        manager=signed is not None and may_manage(signed.member, signed.member.account, "account") is None,
         csrf=signed.session.csrf if signed else "",
         notice=console(request).sessions.unsign(notice, now) if notice else None,
         now=now,
