@@ -82,6 +82,9 @@ def _start(settings: Settings) -> str | None:
         addresses,
         extra={"listen": settings.address, "auth": settings.auth, "workers": settings.workers},
     )
+    if settings.auth:
+        first = f"{scheme}://{_address(sockets[0])}" if sockets else addresses
+        log.info("web console at %s/ui/ (sign in as a member)", first)
     if generated is not None:
         _show_admin_password(generated)
     if settings.workers == 1:
