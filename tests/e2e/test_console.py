@@ -120,3 +120,22 @@ def test_a_password_change_ends_the_sessions_opened_with_the_old_password(world:
     admin.run("member", "password", "pat", "--password-stdin", stdin=strong_password())
     page.goto("/ui/")
     assert "/ui/sign-in" in page.url
+
+
+def test_a_new_account_is_told_how_to_create_its_first_registry(world: ConsoleWorld) -> None:
+    from .auth_support import ADMIN, Credential
+
+    page = world.page(Credential(ADMIN, world.acme.world.admin_password))  # account `default` has no registries
+    empty = page.get_by_test_id("empty-registries")
+    expect(empty).to_contain_text("No registries yet")
+    expect(empty).to_contain_text("shipshape registry create default-prod --environment production")
+
+
+def test_the_overview_fits_a_phone_screen(world: ConsoleWorld) -> None:
+    page = world.page(world.owner)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/ui/")
+    expect(page.get_by_test_id("registries")).to_be_visible()
+    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 0
+    screenshot(page, "overview-phone")

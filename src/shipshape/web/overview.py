@@ -9,7 +9,8 @@ from aiohttp import web
 
 from shipshape.domain.access import Registry
 from shipshape.policy.checklist import RegistryChecklist
-from shipshape.services.rights import may_manage
+from shipshape.services.rights import is_server_admin, may_manage
+from shipshape.services.usage import UsageReport
 from shipshape.web.context import actor, manage
 from shipshape.web.render import render
 
@@ -31,11 +32,31 @@ class RegistryRow:
 
 
 async def overview(request: web.Request) -> web.Response:
+    """The signed-in member's account (a server administrator may pick another with `?account=`)."""
     services, who = manage(request), actor(request)
     assert services.usage is not None and services.checklist is not None
-    registries = await services.administration.list_registries(who)
-    usage = await services.usage.report(who)
-    checklists = {each.registry.name: each for each in await services.checklist.check_all(who)}
+    account = request.query.get("account") or who.member.account
+    registries = await services.administration.list_registries(who, account)
+    usage = await services.usage.report(who, account=account)
+    checklists = {each.registry.name: each for each in await services.checklist.check_all(who, account)}
+    rows = _rows(registries, usage, checklists)
+    # The audit log is for owners and admins: for the others there is no activity to show (and no refusal to log).
+    may_audit = may_manage(who.member, account, "audit log") is None
+    events = (
+        await services.administration.audit_events(who, account=account, limit=RECENT_EVENTS) if may_audit else None
+    )
+    accounts = await services.administration.list_accounts(who) if is_server_admin(who.member) else []
+    context = {
+        "account": account, "accounts": [each.name for each in accounts], "rows": rows, "usage": usage,
+        "events": events, "host": registry_host(request),
+    }  # fmt: skip
+    return render(request, "overview.html", context)
+
+
+def _rows(
+    registries: list[Registry], usage: UsageReport, checklists: dict[str, RegistryChecklist]
+) -> list[RegistryRow]:
+    """One row per registry, development first and production last."""
     per_registry = {each.name: each for each in usage.registries}
     rows = []
     for registry in sorted(registries, key=lambda r: (_ENVIRONMENT_ORDER[r.environment.value], r.name)):
@@ -50,12 +71,7 @@ async def overview(request: web.Request) -> web.Response:
                 checklists.get(registry.name),
             )
         )
-    # The audit log is for owners and admins: for the others there is no activity to show (and no refusal to log).
-    may_audit = may_manage(who.member, who.member.account, "audit log") is None
-    events = await services.administration.audit_events(who, limit=RECENT_EVENTS) if may_audit else None
-    return render(
-        request, "overview.html", {"rows": rows, "usage": usage, "events": events, "host": registry_host(request)}
-    )
+    return rows
 
 
 def registry_host(request: web.Request) -> str:
