@@ -148,3 +148,9 @@ async def test_without_authentication_the_console_says_it_needs_it(tmp_path: Pat
     async with TestClient(TestServer(build_app(settings))) as client:
         answer = await client.get("/ui/sign-in")
         assert answer.status == 503 and "--auth" in await answer.text()
+
+
+async def test_behind_a_tls_proxy_the_session_cookie_is_secure(tmp_path: Path) -> None:
+    async with running_api(tmp_path, public_url="https://registry.example.com") as api:
+        answer = await _sign_in(api.client)
+        assert "Secure" in answer.headers["Set-Cookie"]

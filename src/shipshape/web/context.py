@@ -53,3 +53,9 @@ def actor(request: web.Request) -> Actor:
 def url(path: str) -> str:
     """The console address of `path` (`/registries/x` → `/ui/registries/x`)."""
     return PREFIX + path
+
+
+def over_tls(request: web.Request) -> bool:
+    """Whether browsers reach the console over TLS: served so, or behind a proxy whose public URL is https."""
+    public_url = manage(request).public_url
+    return request.secure or (public_url is not None and public_url.startswith("https://"))

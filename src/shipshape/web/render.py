@@ -12,7 +12,7 @@ from aiohttp import web
 from shipshape.api.manage.context import MANAGE
 from shipshape.domain.sizes import format_size
 from shipshape.services.rights import may_manage
-from shipshape.web.context import NOTICE_COOKIE, PREFIX, SIGNED_IN, console, manage
+from shipshape.web.context import NOTICE_COOKIE, PREFIX, SIGNED_IN, console, manage, over_tls
 
 SHORT_DIGEST = 12  # hex characters shown of a digest; the whole one is copied
 
@@ -93,6 +93,6 @@ def redirect(request: web.Request, location: str, notice: str | None = None) -> 
             path=PREFIX,
             httponly=True,
             samesite="Strict",
-            secure=request.secure,
+            secure=over_tls(request),
         )
     return response

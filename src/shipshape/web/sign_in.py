@@ -7,7 +7,7 @@ from aiohttp import web
 from shipshape.api.oci.access import ACCESS
 from shipshape.domain.access import Member
 from shipshape.domain.errors import LoginLocked, Unauthorized
-from shipshape.web.context import PREFIX, SESSION_COOKIE, SIGNED_IN, console, manage
+from shipshape.web.context import PREFIX, SESSION_COOKIE, SIGNED_IN, console, manage, over_tls
 from shipshape.web.render import redirect, render
 
 MAX_FIELD = 1000
@@ -49,7 +49,7 @@ async def sign_in(request: web.Request) -> web.Response:
         max_age=int(console(request).sessions.lifetime.total_seconds()),
         httponly=True,
         samesite="Strict",
-        secure=request.secure,
+        secure=over_tls(request),
     )
     raise response
 
