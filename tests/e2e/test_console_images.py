@@ -16,7 +16,7 @@ from shipshape.domain.sizes import format_size
 
 from .auth_support import failed
 from .console_support import ConsoleWorld, console_world, screenshot
-from .policy_support import tags
+from .policy_support import COSIGN_SIGNATURE, sign, tags
 from .support import OciLayoutImage, Skopeo
 
 pytestmark = pytest.mark.e2e
@@ -95,17 +95,25 @@ def test_repository_page_lists_each_tag_with_the_digest_skopeo_sees_and_who_push
     fits_a_phone(page, tmp_path, "image-staging")
 
 
-def test_a_moved_tag_leaves_its_old_image_among_the_untagged_manifests(
-    world: ConsoleWorld, skopeo: Skopeo, make_oci_image: MakeImage
+def test_a_moved_tag_leaves_its_old_image_untagged_and_a_signature_shows_on_the_image_not_in_the_list(
+    world: ConsoleWorld, skopeo: Skopeo, make_oci_image: MakeImage, e2e_tmp: Path
 ) -> None:
     old = push(world, skopeo, make_oci_image(files={"o": b"old build"}), "acme-dev/tools:dev")
     new = push(world, skopeo, make_oci_image(files={"n": b"new build"}), "acme-dev/tools:dev")
+    signature = sign(world.acme, "acme-dev/tools", new, world.acme.ci, e2e_tmp / "sig")
 
     page = world.page(world.owner)
     page.goto("/ui/repositories/acme-dev/tools")
     expect(page.locator("tr[data-tag='dev']")).to_have_attribute("data-digest", new)
     expect(page.get_by_test_id("immutable")).to_have_count(0)  # development: tags move
-    expect(page.get_by_test_id("untagged").locator(f"tr[data-digest='{old}']")).to_be_visible()
+    untagged = page.get_by_test_id("untagged").locator("tbody tr")
+    expect(untagged).to_have_count(1)  # the signature is the image's, not an untagged image
+    expect(untagged).to_have_attribute("data-digest", old)
+
+    page.locator("tr[data-tag='dev'] a").first.click()
+    referrers = page.get_by_test_id("referrers")
+    expect(referrers.locator("h3")).to_contain_text(f"Signature {COSIGN_SIGNATURE}")
+    expect(referrers.locator("a")).to_have_attribute("href", re.compile(signature.replace(":", "(:|%3A)")))
 
 
 def test_registry_page_shows_the_environment_policies_in_words_credentials_and_checklist(world: ConsoleWorld) -> None:

@@ -47,9 +47,10 @@ async def image(request: web.Request) -> web.Response:
         raise TagInvalid("show which image? open it from a repository's page, or add ?ref=registry/repo:tag")
     details = await available(services.images, "showing images").show(who.member, reference)
     source = await services.administration.get_registry(who, split_repository(details.repository)[0])
+    promoter = may_promote(who.member, source)
     targets: list[PromotionTarget] = []
-    if may_promote(who.member):
-        targets = promotion_targets(source, await services.administration.list_registries(who))
+    if promoter:
+        targets = promotion_targets(source, await services.administration.list_registries(who, source.account))
     _, parsed = parse_image_reference(reference)
     tag = parsed.tag if parsed is not None and parsed.tag else (details.tags[0] if details.tags else "")
     context = {
@@ -62,7 +63,7 @@ async def image(request: web.Request) -> web.Response:
         "origin": Origin.of(details.provenance),
         "referrers": referrer_groups(details.referrers),
         "targets": targets,
-        "may_promote": may_promote(who.member),
+        "may_promote": promoter,
         "inside": split_repository(details.repository)[1] or details.repository,
         "host": registry_host(request),
     }
@@ -83,9 +84,10 @@ async def promote(request: web.Request) -> web.Response:
     raise redirect(request, url(f"/image?ref={quote(f'{repository}@{digest}', safe='/')}"), notice)
 
 
-def may_promote(member: Member) -> bool:
-    """Whether the member's role may push at all (a viewer only pulls): who sees the Promote form."""
-    return Action.PUSH in ROLE_ACTIONS[member.role]
+def may_promote(member: Member, source: Registry) -> bool:
+    """Who sees the Promote form: members of the image's account whose role may push (a viewer only pulls). The
+    promotion service decides, whoever posts the form."""
+    return member.account == source.account and Action.PUSH in ROLE_ACTIONS[member.role]
 
 
 def promotion_targets(source: Registry, registries: Sequence[Registry]) -> list[PromotionTarget]:

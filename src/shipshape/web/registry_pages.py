@@ -41,7 +41,9 @@ async def registry(request: web.Request) -> web.Response:
     shown = paged(search(repositories, query), page_number(request.query.get("page")))
     credentials = None
     if rights.may_manage(who.member, found.account, "credentials") is None:  # others are not shown them
-        credentials = reaching(await services.administration.list_credentials(who), name, services.clock.now())
+        credentials = reaching(
+            await services.administration.list_credentials(who, found.account), name, services.clock.now()
+        )
     retention = available(services.retention, "retention")
     _, rules = await retention.show(who, name)
     preview = await retention.preview(who, name) if rules is not None else None
