@@ -264,6 +264,16 @@ def test_an_unknown_action_on_a_credential_is_not_found(world: ConsoleWorld, own
     assert response.status == 404
 
 
+def test_a_credential_expiring_within_two_weeks_is_flagged(owner_page: Page) -> None:
+    page = owner_page
+    soon = create_in_form(page, "soon", kind="service", registries=("acme-stage",), expires_in="7d")
+    page.get_by_test_id("done").click()
+    row = page.locator(f"tr[data-credential='{soon.username}']")
+    expect(row).to_contain_text("pull in acme-stage")  # a service credential's default
+    expect(row.get_by_test_id("expires")).to_have_text("in 6 days ⚠ expires soon: rotate it with a new expiry")
+    expect(row.get_by_test_id("last-used")).to_have_text("never used")
+
+
 def test_the_list_reads_well_at_desktop_and_phone_width(world: ConsoleWorld, owner_page: Page) -> None:
     """Last in the module, so that the list holds every state the tests above left: rotating, revoked, pull."""
     page = owner_page
