@@ -271,19 +271,24 @@ def test_a_credential_expiring_within_two_weeks_is_flagged(owner_page: Page) -> 
     row = page.locator(f"tr[data-credential='{soon.username}']")
     expect(row).to_contain_text("pull in acme-stage")  # a service credential's default
     expect(row.get_by_test_id("expires")).to_have_text("in 6 days ⚠ expires soon: rotate it with a new expiry")
-    expect(row.get_by_test_id("last-used")).to_have_text("never used")
+    expect(row.get_by_test_id("last-used")).to_have_text("never used: revoke it if nothing needs it")
 
 
 def test_the_list_reads_well_at_desktop_and_phone_width(world: ConsoleWorld, owner_page: Page) -> None:
-    """Last in the module, so that the list holds every state the tests above left: rotating, revoked, pull."""
+    """The list with a credential in each state (made here: the tests may run in any order, on any worker)."""
     page = owner_page
+    rotating = create_in_form(page, "shown-rotating", registries=("acme-stage",))
+    manage(page, rotating.username, "Rotate")
+    revoked = create_in_form(page, "shown-revoked", registries=("acme-stage",))
+    manage(page, revoked.username, "Revoke")
+    create_in_form(page, "shown-pull", kind="pull", registries=("acme-prod",))
     page.goto("/ui/credentials")
     rows = page.locator("table[data-testid=credentials] tbody tr")
     expect(rows.first).to_be_visible()
     states = set(rows.evaluate_all("rows => rows.map(row => row.dataset.state)"))
     assert {"active", "rotating", "revoked"} <= states, states
     expect(page.locator("tr[data-credential='acme-dev+ci'] [data-testid=last-used]")).to_contain_text("never used")
-    page.locator("tr[data-credential='acme-dev+rotated'] summary").click()
+    page.locator(f"tr[data-credential='{rotating.username}'] summary").click()
     screenshot(page, "credentials")
     page.set_viewport_size({"width": 390, "height": 844})
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), "the page scrolls sideways"

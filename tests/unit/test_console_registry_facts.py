@@ -45,7 +45,7 @@ def test_a_healthy_credential_has_no_warning() -> None:
 
 
 def test_expiring_expired_never_used_and_long_unused_credentials_are_flagged() -> None:
-    assert warnings(credential(expires_in=timedelta(days=5)), NOW) == ["expires in 5 days: rotate it before then"]
+    assert warnings(credential(expires_in=timedelta(days=5)), NOW) == ["expires soon: rotate it with a new expiry"]
     assert warnings(credential(expires_in=-timedelta(days=3)), NOW)[0].startswith("expired 3 days ago")
     assert warnings(credential(last_used=None), NOW) == ["never used: revoke it if nothing needs it"]
     assert warnings(credential(last_used=timedelta(days=45)), NOW) == [

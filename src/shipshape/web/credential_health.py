@@ -46,16 +46,29 @@ def reaching(credentials: Sequence[Credential], registry: str, now: datetime) ->
 
 def warnings(credential: Credential, now: datetime) -> list[str]:
     """What an owner should act on, in words, each with what to do."""
-    found = []
+    return [found for found in (expiry_warning(credential, now), use_warning(credential, now)) if found]
+
+
+def expiry_warning(credential: Credential, now: datetime) -> str | None:
+    """A warning for an expired credential or one that expires within `EXPIRES_SOON`; None otherwise."""
+    if credential.revoked_at is not None:
+        return None
     if credential.expires_at <= now:
-        found.append(f"expired {_days(now - credential.expires_at)} ago: rotate it to renew it, or revoke it")
-    elif credential.expires_at - now <= EXPIRES_SOON:
-        found.append(f"expires in {_days(credential.expires_at - now)}: rotate it before then")
+        return f"expired {_days(now - credential.expires_at)} ago: rotate it with a new expiry, or revoke it"
+    if credential.expires_at - now <= EXPIRES_SOON:
+        return "expires soon: rotate it with a new expiry"
+    return None
+
+
+def use_warning(credential: Credential, now: datetime) -> str | None:
+    """A warning for a credential never used or unused for `UNUSED_FOR_LONG`; None otherwise."""
+    if credential.revoked_at is not None:
+        return None
     if credential.last_used_at is None:
-        found.append("never used: revoke it if nothing needs it")
-    elif now - credential.last_used_at >= UNUSED_FOR_LONG:
-        found.append(f"unused for {_days(now - credential.last_used_at)}: revoke it if nothing needs it")
-    return found
+        return "never used: revoke it if nothing needs it"
+    if now - credential.last_used_at >= UNUSED_FOR_LONG:
+        return f"unused for {_days(now - credential.last_used_at)}: revoke it if nothing needs it"
+    return None
 
 
 def _days(delta: timedelta) -> str:

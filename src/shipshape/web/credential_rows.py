@@ -1,18 +1,17 @@
-"""How a credential reads in the console's list: its scopes in words, its state, and what needs attention (an expiry
-within two weeks, a credential never used or idle for a month)."""
+"""How a credential reads in the console's list: its scopes in words, its state, and what needs attention (the
+warnings of `credential_health`, the registry page's too)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from shipshape.api.manage.models import CredentialOut
 from shipshape.domain.access import Action, Credential, CredentialKind, Scope
 from shipshape.services.credentials import describe_scopes
+from shipshape.web.credential_health import expiry_warning, use_warning
 
-EXPIRY_WARNING = timedelta(days=14)  # warn this long before a credential expires
-IDLE_WARNING = timedelta(days=30)  # warn when a credential has not logged in for this long
 KIND_SENTENCES: dict[CredentialKind, str] = {
     CredentialKind.CI: "For a build pipeline: pulls and pushes by default, and may be given delete.",
     CredentialKind.PULL: "For a cluster or host that runs images: pull only. Comes with a Kubernetes pull secret.",
@@ -52,8 +51,8 @@ def credential_row(credential: Credential, now: datetime) -> CredentialRow:
         credential=out,
         scopes=scopes_in_words(credential.scopes),
         scopes_code=describe_scopes(credential.scopes),
-        expiry_warning=expiry_warning(out, now),
-        use_warning=use_warning(out, now),
+        expiry_warning=expiry_warning(credential, now),
+        use_warning=use_warning(credential, now),
     )
 
 
@@ -69,27 +68,6 @@ def scopes_in_words(scopes: Sequence[Scope]) -> str:
         part = f"{_listed(actions)} in {', '.join(registries)}"
         parts.append(f"{part} (repositories {repositories})" if repositories else part)
     return "; ".join(parts) or "nothing: its registries were deleted"
-
-
-def expiry_warning(credential: CredentialOut, now: datetime) -> str | None:
-    if credential.state == "revoked":
-        return None
-    if credential.state == "expired":
-        return "expired: rotate it with a new expiry, or create a new one"
-    if credential.expires_at - now <= EXPIRY_WARNING:
-        return "expires soon: rotate it with a new expiry"
-    return None
-
-
-def use_warning(credential: CredentialOut, now: datetime) -> str | None:
-    if credential.state == "revoked":
-        return None
-    if credential.last_used_at is None:
-        return "never used"
-    idle = now - credential.last_used_at
-    if idle >= IDLE_WARNING:
-        return f"unused for {idle.days} days: revoke it if nothing needs it"
-    return None
 
 
 def _listed(words: Sequence[str]) -> str:
