@@ -28,26 +28,31 @@ _ENVIRONMENT_ORDER = {"development": 0, "staging": 1, "production": 2}
 
 
 def _blank_is_none(value: Any) -> Any:
-    """A GET form sends every field; an empty one (or `all`, for time) narrows nothing."""
+    """A GET form sends every field; an empty one narrows nothing."""
+    return None if value == "" else value
+
+
+def _all_time_is_none(value: Any) -> Any:
     return None if value in ("", "all") else value
 
 
-Optional = BeforeValidator(_blank_is_none)
+Blank = BeforeValidator(_blank_is_none)
+AllTime = BeforeValidator(_all_time_is_none)
 
 
 class UsagePageQuery(Query):
-    account: Annotated[RegistryName | None, Optional] = None  # a server administrator's pick; default: one's own
-    registry: Annotated[RegistryName | None, Optional] = None
+    account: Annotated[RegistryName | None, Blank] = None  # a server administrator's pick; default: one's own
+    registry: Annotated[RegistryName | None, Blank] = None
     unpulled_days: int = Field(default=30, ge=0, le=36500)
 
 
 class AuditPageQuery(Query):
-    account: Annotated[RegistryName | None, Optional] = None
-    registry: Annotated[RegistryName | None, Optional] = None
-    actor: Annotated[Annotated[str, Field(max_length=255)] | None, Optional] = None
-    action: Annotated[Annotated[str, Field(max_length=100)] | None, Optional] = None
-    result: Annotated[Literal["success", "failure", "denied", "locked"] | None, Optional] = None
-    since: Annotated[Duration | None, Optional] = None
+    account: Annotated[RegistryName | None, Blank] = None
+    registry: Annotated[RegistryName | None, Blank] = None
+    actor: Annotated[Annotated[str, Field(max_length=255)] | None, Blank] = None
+    action: Annotated[Annotated[str, Field(max_length=100)] | None, Blank] = None
+    result: Annotated[Literal["success", "failure", "denied", "locked"] | None, Blank] = None
+    since: Annotated[Duration | None, AllTime] = None
     page: int = Field(default=1, ge=1, le=MAX_PAGE)
 
     @property
@@ -127,5 +132,5 @@ def audit_context(
 
 def audit_address(query: Mapping[str, str]) -> str:
     """This page's address with the same filters and no page number (the pager adds it)."""
-    kept = {key: value for key, value in query.items() if key != "page" and value not in ("", "all")}
+    kept = {key: value for key, value in query.items() if key != "page" and value and (key, value) != ("since", "all")}
     return url("/audit") + (f"?{urlencode(kept)}" if kept else "")
