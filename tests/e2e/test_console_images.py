@@ -82,7 +82,7 @@ def test_repository_page_lists_each_tag_with_the_digest_skopeo_sees_and_who_push
         expect(row.get_by_test_id("origin")).to_contain_text(f"pushed by {world.acme.ci.username}")
         expect(row.get_by_test_id("immutable")).to_be_visible()  # staging: every tag is immutable
     pull = page.get_by_test_id("pull-lines")
-    expect(pull).to_contain_text(f"podman pull {world.acme.address}/acme-stage/web/api:v1.1.0")
+    expect(pull).to_contain_text(f"podman pull --tls-verify=false {world.acme.address}/acme-stage/web/api:v1.1.0")
     expect(pull).to_contain_text(f"docker pull {world.acme.address}/acme-stage/web/api:v1.1.0")
     expect(page.get_by_test_id("untagged")).to_contain_text("None")
     screenshot(page, "repository")
@@ -141,7 +141,7 @@ def test_registry_page_shows_the_environment_policies_in_words_credentials_and_c
 
     # Nothing has reached production yet (the promotion test runs later): the first push, in words.
     expect(page.get_by_test_id("empty-repositories")).to_contain_text(
-        f"podman push IMAGE {world.acme.address}/acme-prod/"
+        f"podman push --tls-verify=false IMAGE {world.acme.address}/acme-prod/"
     )
 
 

@@ -74,6 +74,8 @@ def render(request: web.Request, template: str, context: Mapping[str, Any], stat
         now=now,
         ago=lambda moment: ago(moment, now),
         path=request.path,
+        # What podman needs to reach a registry served over plain HTTP (docker: "insecure-registries").
+        tls_flag="" if services is None or over_tls(request) else "--tls-verify=false ",
     )
     html = console(request).templates.get_template(template).render(page)
     response = web.Response(text=html, content_type="text/html", status=status)
