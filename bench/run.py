@@ -42,6 +42,7 @@ import auth
 import blobdata
 import client
 import loadgen
+import metadata_db
 import putload
 import report
 import servers
@@ -105,6 +106,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         action="append",
         default=[],
         help="extra argument for `shipshape serve` (repeatable)",
+    )
+    p.add_argument(
+        "--postgres",
+        action="store_true",
+        help="Shipshape's metadata on a throwaway PostgreSQL (scripts/test-postgres), a database per server",
     )
     p.add_argument("--distribution-bin", default=servers.DISTRIBUTION_BIN)
     p.add_argument("--tmp-root", default="/tmp", help="where the temp dir goes (default /tmp)")
@@ -303,8 +309,10 @@ def start_targets(args: argparse.Namespace, tmp: Path, started: list[Server]) ->
         else:
             workers = args.workers or None
             server = servers.start_shipshape(
-                label, workdir, args.shipshape_bin, workers, args.shipshape_log_level, args.shipshape_arg
+                label, workdir, args.shipshape_bin, workers, args.shipshape_log_level, _shipshape_args(args, label)
             )
+            if args.cluster is not None:
+                server.title += " on PostgreSQL"
         if duplicate:
             server.title += f" ({'AB'[i]})"
             server.short += f" {'AB'[i]}"
@@ -317,12 +325,20 @@ def start_targets(args: argparse.Namespace, tmp: Path, started: list[Server]) ->
     (tmp / label).mkdir()
     workers = args.workers or None
     secured = servers.start_shipshape(
-        label, tmp / label, args.shipshape_bin, workers, args.shipshape_log_level, args.shipshape_arg, password
-    )
+        label, tmp / label, args.shipshape_bin, workers, args.shipshape_log_level, _shipshape_args(args, label),
+        password,
+    )  # fmt: skip
     secured.kind, secured.title = AUTH_KIND, secured.title + " with --auth"
     started.append(secured)
     log(f"started {secured.title} as {label}: pid {secured.pid}, port {secured.port}")
     return auth.AuthSet(plain, secured, password)
+
+
+def _shipshape_args(args: argparse.Namespace, label: str) -> list[str]:
+    """`--shipshape-arg`s, and with `--postgres` the URL of a new database of the run's cluster for `label`."""
+    if args.cluster is None:
+        return list(args.shipshape_arg)
+    return [*args.shipshape_arg, "--database-url", args.cluster.database(label)]
 
 
 UNITS = {m.key: m.unit for m in report.METRICS + report.AUTH_METRICS + report.PUT_METRICS}
@@ -740,8 +756,12 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     tmp = Path(tempfile.mkdtemp(prefix="shipshape-bench-", dir=args.tmp_root))
     started: list[Server] = []
+    args.cluster = metadata_db.Cluster(tmp / "pg") if args.postgres else None
     try:
         check_disk(tmp, args)
+        if args.cluster is not None:
+            args.cluster.start()
+            log(f"PostgreSQL for Shipshape's metadata at {args.cluster.url}")
         rendered = report.render(run(args, tmp, started))
     except servers.StartupError as exc:
         log(f"FAILED: {exc}")
@@ -752,6 +772,8 @@ def main(argv: list[str]) -> int:
                 log(f"{server.label} had exited (code {server.proc.returncode}); its log ends:\n" + server.log_tail())
             server.stop()
             log(f"stopped {server.label} (pid {server.pid})")
+        if args.cluster is not None:
+            args.cluster.stop()
         shutil.rmtree(tmp, ignore_errors=True)
         log(f"removed {tmp}")
     print(rendered)
