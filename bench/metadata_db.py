@@ -24,6 +24,8 @@ class Cluster:
         self.url: str | None = None
 
     def start(self) -> None:
+        # The run's temp dir is private (0700); the server runs as the `postgres` user, which must traverse it.
+        self.directory.parent.chmod(0o711)
         self.url = subprocess.run(
             [str(SCRIPT), "start", str(self.directory), str(free_port())], check=True, capture_output=True, text=True
         ).stdout.strip()
@@ -31,7 +33,7 @@ class Cluster:
     def database(self, label: str) -> str:
         """The URL of a new, empty database for the server `label`."""
         assert self.url is not None, "start the cluster first"
-        name = label.replace("-", "_")
+        name = "bench_" + label.replace("-", "_")  # the cluster already holds `shipshape`
         with psycopg.connect(self.url, autocommit=True) as connection:
             connection.execute(f'CREATE DATABASE "{name}"')
         return f"{self.url.rsplit('/', 1)[0]}/{name}"
