@@ -26,7 +26,7 @@ from shipshape.api.manage.models import (
 from shipshape.domain.access import Action, CredentialKind, Registry
 from shipshape.domain.policies import Environment
 from shipshape.services import rights
-from shipshape.services.administration import CredentialRequest, IssuedPullSecret, IssuedSecret, PullSecretRequest
+from shipshape.services.administration import IssuedPullSecret, IssuedSecret, PullSecretRequest
 from shipshape.services.credentials import home_registry
 from shipshape.web.context import actor, manage, signed_in, url
 from shipshape.web.credential_rows import KIND_SENTENCES, credential_rows, scopes_in_words
@@ -66,17 +66,7 @@ async def credentials(request: web.Request) -> web.Response:
 async def create(request: web.Request) -> web.Response:
     single, multiple = ("name", "kind", "repositories", "expires_in"), ("registries", "actions")
     body = _body(CredentialCreate, await request.post(), single, multiple)
-    issued = await manage(request).administration.create_credential(
-        actor(request),
-        CredentialRequest(
-            name=body.name,
-            registries=body.registries,
-            kind=body.kind,
-            actions=frozenset(body.actions) if body.actions is not None else None,
-            repositories=body.repositories,
-            expires_in=body.expires_in,
-        ),
-    )
+    issued = await manage(request).administration.create_credential(actor(request), body.request())
     return await _issued_page(request, issued, "created")
 
 

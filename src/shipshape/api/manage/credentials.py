@@ -15,7 +15,7 @@ from shipshape.api.manage.models import (
     RotateRequest,
 )
 from shipshape.api.manage.wire import read_body, read_query, respond
-from shipshape.services.administration import CredentialRequest, IssuedSecret
+from shipshape.services.administration import IssuedSecret
 
 
 def _issued(request: web.Request, issued: IssuedSecret) -> IssuedSecretOut:
@@ -30,17 +30,7 @@ def _issued(request: web.Request, issued: IssuedSecret) -> IssuedSecretOut:
 
 async def create_credential(request: web.Request) -> web.Response:
     body = await read_body(request, CredentialCreate)
-    issued = await services(request).administration.create_credential(
-        actor(request),
-        CredentialRequest(
-            name=body.name,
-            registries=body.registries,
-            kind=body.kind,
-            actions=frozenset(body.actions) if body.actions is not None else None,
-            repositories=body.repositories,
-            expires_in=body.expires_in,
-        ),
-    )
+    issued = await services(request).administration.create_credential(actor(request), body.request())
     return respond(_issued(request, issued), status=201)
 
 

@@ -36,6 +36,7 @@ from shipshape.services.administration import (
     MAX_GLOB,
     MAX_NAME,
     NAME_PATTERN,
+    CredentialRequest,
     credential_state,
     rotating_until,
     validate_glob,
@@ -325,6 +326,17 @@ class CredentialCreate(RequestBody):
     )
     repositories: RepositoryGlob | None = Field(default=None, description="Default: every repository")
     expires_in: Duration | None = Field(default=None, description="Default 90d, at most 365d")
+
+    def request(self) -> CredentialRequest:
+        """What the credentials service takes (the API and the console both send it)."""
+        return CredentialRequest(
+            name=self.name,
+            registries=self.registries,
+            kind=self.kind,
+            actions=frozenset(self.actions) if self.actions is not None else None,
+            repositories=self.repositories,
+            expires_in=self.expires_in,
+        )
 
 
 class RotateRequest(RequestBody):
