@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select
 
 from shipshape.domain.access import AuditEvent
+from shipshape.metadata.statements import Statement
 from shipshape.metadata.tables import audit_events
 
 # Names are indexed columns of a bounded size; a longer one can only be what a client sent (say, the registry of a
@@ -28,7 +29,10 @@ _COLUMNS = (
 )
 
 
-_INSERT = insert(audit_events)  # the values are each execution's parameters
+_INSERT = Statement(
+    insert(audit_events),
+    ["time", "account", "registry", "actor", "credential", "action", "target", "result", "remote", "detail"],
+)
 
 
 def record(connection: Connection, event: AuditEvent) -> None:
@@ -44,7 +48,7 @@ def record(connection: Connection, event: AuditEvent) -> None:
         "remote": event.remote,
         "detail": dict(event.detail),
     }
-    connection.execute(_INSERT, row)
+    _INSERT.run(connection, row)
 
 
 def newest_first(

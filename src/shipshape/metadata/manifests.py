@@ -6,12 +6,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Integer, Select, and_, bindparam, delete, insert, select
+from sqlalchemy import ColumnElement, Connection, Integer, and_, bindparam, delete, insert, select
 
 from shipshape.domain.errors import ChildManifestUnknown, Conflict, ManifestBlobUnknown, ManifestUnknown
 from shipshape.domain.manifests import Descriptor, Manifest
 from shipshape.domain.records import ManifestDeletion, Provenance, StoredManifest
 from shipshape.metadata import conflicts, repositories, tables, tags
+from shipshape.metadata.statements import PerLength, Statement, names, values
 from shipshape.metadata.tables import manifest_blobs, manifest_children, manifests, repository_blobs
 from shipshape.ports import ManifestDeleteGuard, TaggingGuard, TagMoveGuard
 
@@ -148,12 +149,18 @@ def _deletion(
     )
 
 
+_REFERRER_TYPES = select(manifests.c.artifact_type).where(
+    manifests.c.repository_id == bindparam("repository_id"), manifests.c.subject_digest == bindparam("subject")
+)
+_LOCKED_REFERRER_TYPES = Statement(_REFERRER_TYPES.with_for_update(read=True))
+
+
 def _referrer_types(connection: Connection, repository_id: int, subject: str, *, lock: bool) -> list[str | None]:
     """The artifact types of the manifests whose subject is `subject`."""
-    query = select(manifests.c.artifact_type).where(
-        manifests.c.repository_id == repository_id, manifests.c.subject_digest == subject
-    )
-    return list(connection.scalars(query.with_for_update(read=True) if lock else query))
+    parameters = {"repository_id": repository_id, "subject": subject}
+    if lock:
+        return [row[0] for row in _LOCKED_REFERRER_TYPES.rows(connection, parameters)]
+    return list(connection.scalars(_REFERRER_TYPES, parameters))
 
 
 def _require_blobs(
@@ -180,13 +187,17 @@ def _require_children(
         )
 
 
-def _present(repository_column: ColumnElement[int], digest_column: ColumnElement[str]) -> Select[Any]:
-    return (
-        select(digest_column)
-        .where(repository_column == bindparam("repository_id"), digest_column.in_(bindparam("digests", expanding=True)))
-        .order_by(digest_column)
-        .with_for_update(read=True)
-    )
+def _present(repository_column: ColumnElement[int], digest_column: ColumnElement[str]) -> PerLength:
+    def build(length: int) -> Statement:
+        listed = [bindparam(name, type_=digest_column.type) for name in names("digest", length)]
+        return Statement(
+            select(digest_column)
+            .where(repository_column == bindparam("repository_id"), digest_column.in_(listed))
+            .order_by(digest_column)
+            .with_for_update(read=True)
+        )
+
+    return PerLength(build)
 
 
 _PRESENT_BLOBS = _present(repository_blobs.c.repository_id, repository_blobs.c.digest)
@@ -194,14 +205,15 @@ _PRESENT_MANIFESTS = _present(manifests.c.repository_id, manifests.c.digest)
 
 
 def _first_missing(
-    connection: Connection, present: Select[Any], repository_id: int, descriptors: Sequence[Descriptor]
+    connection: Connection, present: PerLength, repository_id: int, descriptors: Sequence[Descriptor]
 ) -> str | None:
     """The first digest of `descriptors` the repository lacks in `present`'s table, locking the rows it finds
     (FOR SHARE on PostgreSQL) so that a concurrent unlink or delete waits for this transaction."""
     wanted = _unique_digests(descriptors)
     if not wanted:
         return None
-    found = set(connection.scalars(present, {"repository_id": repository_id, "digests": wanted}))
+    parameters = {"repository_id": repository_id, **values("digest", wanted)}
+    found = {row[0] for row in present(len(wanted)).rows(connection, parameters)}
     return next((digest for digest in wanted if digest not in found), None)
 
 
@@ -225,47 +237,59 @@ def _insert(
         "created_at": now,
     }
     for _ in range(_INSERT_ATTEMPTS):
-        inserted = connection.execute(_INSERT_MANIFEST(connection), row).scalar_one_or_none()
+        inserted = _INSERT_MANIFEST.scalar(connection, row)
         if inserted is not None:
-            _insert_references(connection, repository_id, inserted, manifest)
+            _insert_references(connection, repository_id, int(inserted), manifest)
             return
         # Stored already (same digest): lock it so that a concurrent delete cannot remove it under the tag.
-        if connection.execute(_EXISTING, row).scalar_one_or_none() is not None:
+        if _EXISTING.scalar(connection, {"repository_id": repository_id, "digest": digest}) is not None:
             return
     raise Conflict(f"manifest {digest} is being deleted while pushed again: retry the push", detail={"digest": digest})
 
 
-_INSERT_MANIFEST = conflicts.per_dialect(
-    lambda insert: insert(manifests).on_conflict_do_nothing().returning(manifests.c.id)
+_MANIFEST_COLUMNS = [
+    "arrived_via", "arrived_by", "arrived_credential", "promoted_from", "built_by_ci", "repository_id", "digest",
+    "media_type", "artifact_type", "subject_digest", "annotations", "payload", "created_at",
+]  # fmt: skip
+_INSERT_MANIFEST = Statement(
+    conflicts.per_dialect(lambda insert: insert(manifests).on_conflict_do_nothing().returning(manifests.c.id)),
+    _MANIFEST_COLUMNS,
 )
-_EXISTING = (
+_EXISTING = Statement(
     select(manifests.c.id)
     .where(manifests.c.repository_id == bindparam("repository_id"), manifests.c.digest == bindparam("digest"))
     .with_for_update(read=True)
 )
-# The sizes come from the blobs' rows (the descriptors' could lie); every blob has one, as it is linked.
-_INSERT_BLOB_REFERENCES = (
-    insert(manifest_blobs)
-    .from_select(
-        ["manifest_id", "repository_id", "digest", "size"],
-        select(
-            bindparam("manifest_id", type_=Integer),
-            bindparam("repository_id", type_=Integer),
-            tables.blobs.c.digest,
-            tables.blobs.c.size,
+
+
+def _blob_references(length: int) -> Statement:
+    # The sizes come from the blobs' rows (the descriptors' could lie); every blob has one, as it is linked.
+    listed = [bindparam(name, type_=tables.blobs.c.digest.type) for name in names("digest", length)]
+    return Statement(
+        insert(manifest_blobs)
+        .from_select(
+            ["manifest_id", "repository_id", "digest", "size"],
+            select(
+                bindparam("manifest_id", type_=Integer),
+                bindparam("repository_id", type_=Integer),
+                tables.blobs.c.digest,
+                tables.blobs.c.size,
+            )
+            .where(tables.blobs.c.digest.in_(listed))
+            .order_by(tables.blobs.c.digest),
         )
-        .where(tables.blobs.c.digest.in_(bindparam("digests", expanding=True)))
-        .order_by(tables.blobs.c.digest),
+        .returning(manifest_blobs.c.digest)
     )
-    .returning(manifest_blobs.c.digest)
-)
+
+
+_INSERT_BLOB_REFERENCES = PerLength(_blob_references)
 
 
 def _insert_references(connection: Connection, repository_id: int, manifest_id: int, manifest: Manifest) -> None:
     digests = _unique_digests(manifest.blobs)
     if digests:
-        parameters = {"manifest_id": manifest_id, "repository_id": repository_id, "digests": digests}
-        inserted = connection.execute(_INSERT_BLOB_REFERENCES, parameters).all()
+        parameters = {"manifest_id": manifest_id, "repository_id": repository_id, **values("digest", digests)}
+        inserted = _INSERT_BLOB_REFERENCES(len(digests)).rows(connection, parameters)
         if len(inserted) != len(digests):
             raise Conflict(f"a blob of manifest {manifest.digest} was garbage-collected while pushed: retry the push")
     child_rows = [

@@ -16,6 +16,7 @@ from shipshape.domain.errors import Conflict, NameUnknown
 from shipshape.domain.policies import RegistryPolicy, policy_from_document
 from shipshape.domain.retention import retention_preset
 from shipshape.metadata import accounts, conflicts, repositories, tables
+from shipshape.metadata.statements import Statement
 from shipshape.metadata.tables import registries, repository_blobs, upload_sessions
 
 _COLUMNS = (
@@ -79,13 +80,15 @@ def change_policy(
     return before, policy
 
 
-_PRESENT = select(registries.c.name).where(registries.c.name == bindparam("registry_name")).with_for_update(read=True)
+_PRESENT = Statement(
+    select(registries.c.name).where(registries.c.name == bindparam("registry_name")).with_for_update(read=True)
+)
 
 
 def require_present(connection: Connection, name: str) -> None:
     """Raise `NameUnknown` unless registry `name` exists; on PostgreSQL its row stays locked (FOR SHARE) until the
     transaction ends, so `remove` waits for it and then finds what it added (SQLite's write lock covers both)."""
-    if connection.execute(_PRESENT, {"registry_name": name}).first() is None:
+    if _PRESENT.first(connection, {"registry_name": name}) is None:
         raise NameUnknown(
             f"registry {name!r} was deleted while this push ran: create it again first", detail={"registry": name}
         )

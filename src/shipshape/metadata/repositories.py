@@ -5,9 +5,11 @@ from __future__ import annotations
 from sqlalchemy import Connection, bindparam, exists, select
 
 from shipshape.metadata import conflicts
+from shipshape.metadata.statements import Statement
 from shipshape.metadata.tables import manifests, repositories
 
-_ID = select(repositories.c.id).where(repositories.c.name == bindparam("name"))
+_ID = Statement(select(repositories.c.id).where(repositories.c.name == bindparam("name")))
+_CREATE = Statement(conflicts.per_dialect(lambda insert: insert(repositories).on_conflict_do_nothing()), ["name"])
 
 # A repository row outlives its content (rows are never deleted, so ids stay stable under concurrency);
 # it counts as existing only while it holds a manifest. Blobs alone (a push in progress, or what a deleted image
@@ -19,7 +21,8 @@ _NAMES = select(repositories.c.name).where(HOLDS_CONTENT).order_by(repositories.
 
 def id_of(connection: Connection, name: str) -> int | None:
     """The id of repository `name`, or None if it was never used."""
-    return connection.execute(_ID, {"name": name}).scalar_one_or_none()
+    found = _ID.scalar(connection, {"name": name})
+    return None if found is None else int(found)
 
 
 def ensure(connection: Connection, name: str) -> int:
@@ -27,8 +30,8 @@ def ensure(connection: Connection, name: str) -> int:
     found = id_of(connection, name)
     if found is not None:
         return found
-    connection.execute(conflicts.insert(connection, repositories).values(name=name).on_conflict_do_nothing())
-    return int(connection.execute(_ID, {"name": name}).scalar_one())
+    _CREATE.run(connection, {"name": name})
+    return int(_ID.scalar(connection, {"name": name}))
 
 
 def holds_content(connection: Connection, name: str) -> bool:

@@ -8,6 +8,7 @@ from sqlalchemy import Connection, Executable, bindparam, delete, select, update
 
 from shipshape.domain.errors import Conflict, ManifestUnknown
 from shipshape.metadata import conflicts, repositories, tables
+from shipshape.metadata.statements import Statement
 from shipshape.metadata.tables import tags
 from shipshape.ports import TagMoveGuard
 
@@ -22,17 +23,20 @@ def _upsert(insert: conflicts.InsertFactory) -> Executable:
     )
 
 
-_UPSERT = conflicts.per_dialect(_upsert)
-_INSERT_NEW = conflicts.per_dialect(lambda insert: insert(tags).on_conflict_do_nothing().returning(tags.c.name))
-_CURRENT = (
+_COLUMNS = ["repository_id", "name", "manifest_digest", "updated_at"]
+_UPSERT = Statement(conflicts.per_dialect(_upsert), _COLUMNS)
+_INSERT_NEW = Statement(
+    conflicts.per_dialect(lambda insert: insert(tags).on_conflict_do_nothing().returning(tags.c.name)), _COLUMNS
+)
+_CURRENT = Statement(
     select(tags.c.manifest_digest)
     .where(tags.c.repository_id == bindparam("repository_id"), tags.c.name == bindparam("name"))
     .with_for_update()
 )
-_MOVE = (  # its parameters are not named after columns: in an UPDATE those names are SQLAlchemy's
+_MOVE = Statement(  # its parameters are not named after columns: in an UPDATE those names are SQLAlchemy's
     update(tags)
     .where(tags.c.repository_id == bindparam("in_repository"), tags.c.name == bindparam("tag"))
-    .values(manifest_digest=bindparam("new_digest"), updated_at=bindparam("moved_at"))
+    .values(manifest_digest=bindparam("new_digest"), updated_at=bindparam("moved_at", type_=tags.c.updated_at.type))
 )
 
 
@@ -47,19 +51,19 @@ def point(
     """Point `tag` at manifest `digest`, creating the tag or moving it; a move is first shown to `may_move`."""
     row = {"repository_id": repository_id, "name": tag, "manifest_digest": digest, "updated_at": now}
     if may_move is None:
-        connection.execute(_UPSERT(connection), row)
+        _UPSERT.run(connection, row)
         return
     # Insert if absent, else lock the tag and let the guard judge the move: two pushes racing to set a new
     # tag cannot both win, because the second one finds the first one's row.
-    if connection.execute(_INSERT_NEW(connection), row).first() is not None:
+    if _INSERT_NEW.first(connection, row) is not None:
         return
-    current = connection.execute(_CURRENT, row).scalar_one_or_none()
+    current = _CURRENT.scalar(connection, row)
     if current is None:
         raise Conflict(f"tag {tag} was deleted while this push moved it: retry the push", detail={"tag": tag})
     if current == digest:
         return
     may_move(current)
-    connection.execute(_MOVE, {"in_repository": repository_id, "tag": tag, "new_digest": digest, "moved_at": now})
+    _MOVE.run(connection, {"in_repository": repository_id, "tag": tag, "new_digest": digest, "moved_at": now})
 
 
 def pointing_at(connection: Connection, repository_id: int, digest: str) -> list[str]:
