@@ -1,23 +1,16 @@
-"""The process's one SQLite writer: changes committed in groups, each change on its own."""
+"""The process's one writer, on SQLite and on PostgreSQL: changes committed in groups, each change on its own."""
 
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
+import threading
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy import Connection, event, select
 
 from shipshape.metadata.database import Database, open_database
-from shipshape.metadata.migrate import migrate
 from shipshape.metadata.tables import repositories
-
-
-@pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'metadata.db'}"
-    migrate(url)
-    return url
 
 
 def _create(name: str):  # type: ignore[no-untyped-def]
@@ -40,8 +33,8 @@ async def _names(database: Database) -> set[str]:
     return set(await database.read(lambda connection: list(connection.scalars(select(repositories.c.name)))))
 
 
-async def test_changes_waiting_together_commit_in_one_transaction_and_fail_alone(sqlite_url: str) -> None:
-    database = open_database(sqlite_url).share()
+async def test_changes_waiting_together_commit_in_one_transaction_and_fail_alone(migrated_url: str) -> None:
+    database = open_database(migrated_url).share()
     commits: list[int] = []
     event.listen(database.writer._engine, "commit", lambda _connection: commits.append(1))  # type: ignore[attr-defined]
     try:
@@ -60,8 +53,8 @@ async def test_changes_waiting_together_commit_in_one_transaction_and_fail_alone
         await database.close()
 
 
-async def test_a_change_breaking_the_transaction_fails_its_group_and_the_next_group_works(sqlite_url: str) -> None:
-    database = open_database(sqlite_url).share()
+async def test_a_change_breaking_the_transaction_fails_its_group_and_the_next_group_works(migrated_url: str) -> None:
+    database = open_database(migrated_url).share()
     try:
 
         def duplicate(connection: Connection) -> None:
@@ -78,10 +71,10 @@ async def test_a_change_breaking_the_transaction_fails_its_group_and_the_next_gr
         await database.close()
 
 
-async def test_writers_of_two_processes_on_one_file_all_land(sqlite_url: str) -> None:
+async def test_writers_of_two_processes_on_one_file_all_land(migrated_url: str) -> None:
     # Two databases on one file stand for two server processes: each has its own writer thread and connection,
     # and they take turns through the lock file instead of failing with "database is locked".
-    first, second = open_database(sqlite_url).share(), open_database(sqlite_url).share()
+    first, second = open_database(migrated_url).share(), open_database(migrated_url).share()
     try:
         writes = [
             (first if n % 2 else second).write(_create(f"repo/{n}"))
@@ -94,15 +87,50 @@ async def test_writers_of_two_processes_on_one_file_all_land(sqlite_url: str) ->
         await second.close()
 
 
-async def test_writes_queued_before_close_finish_and_later_ones_are_refused(sqlite_url: str) -> None:
-    database = open_database(sqlite_url).share()
+async def test_writes_queued_before_close_finish_and_later_ones_are_refused(migrated_url: str) -> None:
+    database = open_database(migrated_url).share()
     # Tasks start in the order they were created: the ten writes are queued before close() begins.
     *written, _ = await asyncio.gather(*(database.write(_create(f"late/{n}")) for n in range(10)), database.close())
     assert written == [f"late/{n}" for n in range(10)]
     with pytest.raises(RuntimeError, match="closed"):
         await database.write(_create("too/late"))
-    check = open_database(sqlite_url).share()
+    check = open_database(migrated_url).share()
     try:
         assert await _names(check) == {f"late/{n}" for n in range(10)}
     finally:
         await check.close()
+
+
+async def test_a_deadlock_victim_between_two_processes_is_run_again_and_both_changes_land(
+    postgres_migrated_url: str,
+) -> None:
+    # Two writers (two processes) lock two rows in opposite orders: PostgreSQL aborts one as the deadlock victim,
+    # which the writer runs again on its own once the other has committed.
+    first, second = open_database(postgres_migrated_url).share(), open_database(postgres_migrated_url).share()
+    both_hold_one = threading.Barrier(2, timeout=30)
+    attempts: list[str] = []
+
+    def lock_in_order(me: str, rows: tuple[str, str]) -> Callable[[Connection], str]:
+        def change(connection: Connection) -> str:
+            attempts.append(me)
+            renamed = repositories.update().values(name=repositories.c.name + "+")
+            connection.execute(renamed.where(repositories.c.name.startswith(rows[0])))
+            if attempts.count(me) == 1:
+                both_hold_one.wait()
+            connection.execute(renamed.where(repositories.c.name.startswith(rows[1])))
+            return me
+
+        return change
+
+    try:
+        await first.write(_create("x"))
+        await first.write(_create("y"))
+        outcomes = await asyncio.gather(
+            first.write(lock_in_order("first", ("x", "y"))), second.write(lock_in_order("second", ("y", "x")))
+        )
+        assert outcomes == ["first", "second"]
+        assert sorted(attempts) == ["first", "first", "second"] or sorted(attempts) == ["first", "second", "second"]
+        assert await _names(first) == {"x++", "y++"}
+    finally:
+        await first.close()
+        await second.close()

@@ -1,8 +1,7 @@
 """`Database`: one process's connections to the metadata database, shared by every store.
 
-Blocking SQL is kept off the event loop: reads run on a thread pool, writes through one writer (on SQLite the
-group-committing thread of `group_commit`; on PostgreSQL a pool of threads, each transaction run again if it
-lost a deadlock). One per process, so that the stores' writes queue in one place instead of fighting over
+Blocking SQL is kept off the event loop: reads run on a thread pool, writes through the group-committing thread
+of `group_commit`. One per process, so that the stores' writes queue in one place instead of fighting over
 SQLite's lock, and the process holds one set of connections.
 """
 
@@ -21,7 +20,6 @@ from shipshape.metadata.engine import (
     database_url,
     postgres_engine,
     run_query,
-    run_transaction,
     sqlite_engine,
 )
 from shipshape.metadata.group_commit import GroupCommitWriter
@@ -33,22 +31,6 @@ class Writer(Protocol):
     async def write(self, change: Callable[[Connection], T]) -> T: ...
 
     def close(self) -> None: ...
-
-
-class PooledWriter:
-    """Transactions on `engine`, up to `threads` at once, each retried if PostgreSQL picked it as a deadlock
-    victim."""
-
-    def __init__(self, engine: Engine, threads: int) -> None:
-        self._engine = engine
-        self._threads = ThreadPoolExecutor(threads, thread_name_prefix="metadata-write")
-
-    async def write(self, change: Callable[[Connection], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._threads, run_transaction, self._engine, change)
-
-    def close(self) -> None:
-        self._threads.shutdown(wait=True)
-        self._engine.dispose()
 
 
 class Database:
@@ -90,13 +72,13 @@ class Database:
 def open_database(url: str, *, threads: int = 4) -> Database:
     """A database on `url` whose schema `migrate(url)` has created.
 
-    On PostgreSQL up to `2 * threads` connections for writes and as many for reads; on SQLite one writer
-    connection, which waits for other programs' writers through SQLite's busy timeout.
+    One writer connection (on SQLite it waits for other programs' writers through SQLite's busy timeout) and, on
+    PostgreSQL, up to `2 * threads` connections for reads.
     """
     parsed = database_url(url)
     if parsed.get_backend_name() == "postgresql":
         return Database(
-            writer=PooledWriter(postgres_engine(parsed, autocommit=False, pool_size=threads), threads),
+            writer=GroupCommitWriter(postgres_engine(parsed, autocommit=False, pool_size=1), None),
             reader=postgres_engine(parsed, autocommit=True, pool_size=threads),
             read_threads=threads,
         )

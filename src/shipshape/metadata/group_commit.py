@@ -1,12 +1,17 @@
-"""SQLite's one writer per process, committing in groups.
+"""One writer per process, committing in groups.
 
-SQLite lets one transaction write at a time, across all processes on the file. Writers queueing on its lock poll
-with sleeps of up to 100 ms (its busy handler), which made a push's p99 seconds under load. Here every write of
-the process goes to one thread. That thread takes every change waiting at that moment, runs them in one
-transaction (each in its own savepoint, so a change that fails undoes only itself), and commits once: the lock
-is taken once per group instead of once per change. Between processes, the group's transaction is entered under
-an exclusive `flock` on a file beside the database, which the kernel hands to the next waiter the moment it is
-released; other programs on the file (the CLI) still meet SQLite's busy timeout.
+Every write of the process goes to one thread. That thread takes every change waiting at that moment, runs them
+in one transaction (each in its own savepoint, so a change that fails undoes only itself), and commits once.
+
+- On SQLite, which lets one transaction write at a time across all processes on the file, the lock is taken once
+  per group instead of once per change: writers queueing on it poll with sleeps of up to 100 ms (its busy
+  handler), which made a push's p99 seconds under load. Between processes, the group's transaction is entered
+  under an exclusive `flock` on a file beside the database, which the kernel hands to the next waiter the moment
+  it is released; other programs on the file (the CLI) still meet SQLite's busy timeout.
+- On PostgreSQL one thread and one connection per process serve more pushes than a pool of them: a group pays
+  one BEGIN and one COMMIT, and its statements do not wait for the event loop's GIL behind other writer threads
+  (measured: 1.3x the manifest PUT rate of four pooled writers). A change PostgreSQL picks as a deadlock victim
+  (another process's group held what it needed) is run again on its own, as the pooled writer did.
 
 A change's caller is answered only after the commit, so what it is told was stored is stored.
 """
@@ -26,6 +31,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+
+from shipshape.metadata.engine import is_retryable, run_transaction
 
 T = TypeVar("T")
 log = logging.getLogger("shipshape.metadata")
@@ -107,9 +115,19 @@ class GroupCommitWriter:
             if not isinstance(error, Exception):
                 raise
             outcomes = [(False, error)] * len(group)
+        for index, (ok, value) in enumerate(outcomes):
+            if not ok and isinstance(value, DBAPIError) and is_retryable(value):
+                outcomes[index] = self._alone(group[index].change)
         for pending, (ok, value) in zip(group, outcomes, strict=True):
             with contextlib.suppress(RuntimeError):  # that loop has closed: nobody waits any more
                 pending.loop.call_soon_threadsafe(_settle, pending.future, ok, value)
+
+    def _alone(self, change: Callable[[Connection], Any]) -> tuple[bool, Any]:
+        """`change` again in a transaction of its own (retried there too): a deadlock victim of its group."""
+        try:
+            return True, run_transaction(self._engine, change)
+        except Exception as error:
+            return False, error
 
     @contextlib.contextmanager
     def _process_lock(self) -> Iterator[int | None]:
