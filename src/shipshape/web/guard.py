@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from shipshape.api.manage.context import MANAGE
 from shipshape.api.manage.cross_site import SAFE_METHODS, from_other_site
-from shipshape.api.manage.errors import api_error, validation_message
+from shipshape.api.manage.errors import failure_of
 from shipshape.api.oci.access import ACCESS
 from shipshape.domain import errors
 from shipshape.domain.access import Member
@@ -72,13 +72,10 @@ async def error_pages(request: web.Request, handler: Handler) -> web.StreamRespo
     """Refusals and failures as pages; 404 for addresses no page has."""
     try:
         return await handler(request)
-    except errors.RegistryError as error:
-        wire = api_error(error)
-        rule = error.rule if isinstance(error, errors.PolicyRefused) else None
-        return _error_page(request, wire.status, error.message, rule)
-    except ValidationError as error:
-        status, message = validation_message(error)
-        return _error_page(request, status, message.replace("body: ", ""))
+    except (errors.RegistryError, ValidationError) as error:
+        failure = failure_of(error)
+        # "body: …" is the API naming the whole request body; on a page the form goes without saying.
+        return _error_page(request, failure.status, failure.message.replace("body: ", ""), failure.rule)
     except web.HTTPNotFound:
         return _error_page(request, 404, f"there is no page at {request.path}")
     except web.HTTPMethodNotAllowed:

@@ -55,6 +55,26 @@ def api_error(error: errors.RegistryError) -> ApiError:
     raise LookupError(type(error))  # unreachable: RegistryError is in the table
 
 
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """How a refusal is answered, by the API as JSON and by the console as a page."""
+
+    code: str
+    status: int
+    message: str
+    rule: str | None = None  # the policy rule that refused
+
+
+def failure_of(error: errors.RegistryError | ValidationError) -> Failure:
+    """The answer to a domain error (from `ERROR_TABLE`) or to a request body that does not validate."""
+    if isinstance(error, ValidationError):
+        status, message = validation_message(error)
+        return Failure("BAD_REQUEST" if status == 400 else "INVALID", status, message)
+    wire = api_error(error)
+    rule = error.rule if isinstance(error, errors.PolicyRefused) else None
+    return Failure(wire.code, wire.status, error.message, rule)
+
+
 def error_response(code: str, status: int, message: str, rule: str | None = None) -> web.Response:
     error = {"code": code, "message": message} | ({"rule": rule} if rule is not None else {})
     body = json.dumps({"error": error})
@@ -84,13 +104,9 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
     """Answer every failure under /api/v1/ in the API's JSON error form; unexpected ones as a logged 500."""
     try:
         return await handler(request)
-    except errors.RegistryError as error:
-        wire = api_error(error)
-        rule = error.rule if isinstance(error, errors.PolicyRefused) else None
-        return error_response(wire.code, wire.status, error.message, rule)
-    except ValidationError as error:
-        status, message = validation_message(error)
-        return error_response("BAD_REQUEST" if status == 400 else "INVALID", status, message)
+    except (errors.RegistryError, ValidationError) as error:
+        failure = failure_of(error)
+        return error_response(failure.code, failure.status, failure.message, failure.rule)
     except web.HTTPNotFound:
         return error_response("NOT_FOUND", 404, f"{request.path} is not an endpoint: see /api/v1/openapi.json")
     except web.HTTPMethodNotAllowed as error:
