@@ -134,3 +134,22 @@ async def test_a_deadlock_victim_between_two_processes_is_run_again_and_both_cha
     finally:
         await first.close()
         await second.close()
+
+
+async def test_the_writer_on_postgresql_plans_each_statement_for_the_tables_as_they_are(
+    postgres_migrated_url: str,
+) -> None:
+    # A generic plan kept from when the tables were empty made every tag's foreign-key check slower as a
+    # repository grew; the writer's connection asks for custom plans, the readers keep the default.
+    database = open_database(postgres_migrated_url + "?options=-c%20statement_timeout%3D60000").share()
+    try:
+
+        def settings(connection: Connection) -> tuple[str, str]:
+            mode = connection.exec_driver_sql("SHOW plan_cache_mode").scalar_one()
+            timeout = connection.exec_driver_sql("SHOW statement_timeout").scalar_one()
+            return mode, timeout
+
+        assert await database.write(settings) == ("force_custom_plan", "1min")  # options of the URL kept too
+        assert await database.read(settings) == ("auto", "1min")
+    finally:
+        await database.close()

@@ -78,7 +78,7 @@ def open_database(url: str, *, threads: int = 4) -> Database:
     parsed = database_url(url)
     if parsed.get_backend_name() == "postgresql":
         return Database(
-            writer=GroupCommitWriter(postgres_engine(parsed, autocommit=False, pool_size=1), None),
+            writer=GroupCommitWriter(postgres_engine(parsed, autocommit=False, pool_size=1, custom_plans=True), None),
             reader=postgres_engine(parsed, autocommit=True, pool_size=threads),
             read_threads=threads,
         )

@@ -95,13 +95,27 @@ def _enable_wal(dbapi_connection: sqlite3.Connection, busy_timeout_ms: int) -> N
         )
 
 
-def postgres_engine(url: URL, *, autocommit: bool, pool_size: int) -> Engine:
-    """An engine on PostgreSQL; `autocommit` saves single-statement reads the BEGIN and ROLLBACK round trips."""
+def postgres_engine(url: URL, *, autocommit: bool, pool_size: int, custom_plans: bool = False) -> Engine:
+    """An engine on PostgreSQL; `autocommit` saves single-statement reads the BEGIN and ROLLBACK round trips.
+
+    `custom_plans` has PostgreSQL plan every statement for its parameters and the tables as they are now, never
+    reusing a generic plan (`plan_cache_mode`). For writers: the foreign-key checks of an INSERT are statements
+    PostgreSQL prepares once per connection, and a generic plan made while a table was nearly empty stayed in use
+    on the writer's long-lived connection as the table grew, until autovacuum's next ANALYZE. Measured under PUT
+    load, a tag's INSERT took 0.2 ms on average over the first 3,000 manifests and 2.8 ms at 9,000-12,000; with
+    custom plans it stays at 0.07-0.09 ms.
+    """
+    arguments: dict[str, str] = {}
+    if custom_plans:
+        given = url.query.get("options")
+        options = " ".join(given) if isinstance(given, tuple) else given
+        arguments["options"] = f"{options or ''} -c plan_cache_mode=force_custom_plan".strip()
     return create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
         isolation_level="AUTOCOMMIT" if autocommit else "READ COMMITTED",
+        connect_args=arguments,
     )
 
 
