@@ -79,6 +79,12 @@ class Authenticator:
         lock = self._login_locks.setdefault(identity, asyncio.Lock())
         try:
             async with lock:
+                # Clients send requests in parallel with the same header: the first one checks, the others
+                # waiting here take its result instead of each checking (and auditing a login) again.
+                self._drop_caches_after_revocations()
+                cached = self._cache.get(key)
+                if cached is not None and cached.until > now:
+                    return cached.principal
                 principal = await self._check(identity, username, secret, remote, now)
         finally:
             if not lock.locked():

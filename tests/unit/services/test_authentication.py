@@ -167,6 +167,18 @@ async def test_parallel_guesses_cannot_outrun_the_lockout(store: SqlAccessStore,
     assert all(isinstance(o, Unauthorized | LoginLocked) for o in outcomes)
 
 
+async def test_parallel_logins_with_the_same_secret_are_checked_and_audited_once(
+    store: SqlAccessStore, clock: FakeClock
+) -> None:
+    # A client sends many requests at once with one Authorization header: the first checks, the rest reuse it.
+    _, secret = await new_credential(store, clock)
+    authenticator = Authenticator(store, clock, POLICY)
+    principals = await asyncio.gather(*(authenticator.basic("acme-dev+ci", secret, "10.1.2.3") for _ in range(16)))
+    assert {p.username for p in principals if isinstance(p, Credential)} == {"acme-dev+ci"}
+    logins = [e for e in await store.audit_events("acme", None, None, 100) if e.action == "login"]
+    assert [e.result for e in logins] == ["success"]
+
+
 async def test_a_secret_typed_as_the_username_is_never_recorded(store: SqlAccessStore, clock: FakeClock) -> None:
     pasted = generate_secret()
     with pytest.raises(Unauthorized):
