@@ -8,16 +8,16 @@ from sqlalchemy.engine.interfaces import DBAPIConnection
 from shipshape.domain.names import Reference
 from shipshape.domain.records import StoredManifest
 from shipshape.metadata import blob_links, manifests
-from shipshape.metadata.prepared import PreparedRead
+from shipshape.metadata.statements import compile_for
 
 
 class HotReads:
-    """One indexed query each, on a DBAPI connection (see `prepared`)."""
+    """One indexed query each, on a DBAPI connection (see `prepared` and `statements`)."""
 
     def __init__(self, dialect: Dialect) -> None:
-        self._manifest_by_tag = PreparedRead(manifests.BY_TAG, dialect)
-        self._manifest_by_digest = PreparedRead(manifests.BY_DIGEST, dialect)
-        self._linked_size = PreparedRead(blob_links.LINKED_SIZE, dialect)
+        self._manifest_by_tag = compile_for(manifests.BY_TAG, dialect)
+        self._manifest_by_digest = compile_for(manifests.BY_DIGEST, dialect)
+        self._linked_size = compile_for(blob_links.LINKED_SIZE, dialect)
 
     def manifest(self, connection: DBAPIConnection, repository: str, reference: Reference) -> StoredManifest | None:
         """The manifest `reference` (a tag or a digest) names in `repository`."""

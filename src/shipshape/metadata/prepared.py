@@ -1,50 +1,18 @@
-"""Reads compiled once and run on a DBAPI connection kept per thread: the reads of every pull skip SQLAlchemy's
-per-call work (a pool checkout, execution context and result object: about 100-150 µs against 20 µs here)."""
+"""A DBAPI connection kept per thread, for the reads of every pull (`hot_reads`, compiled by `statements`): they
+skip SQLAlchemy's per-call work (a pool checkout, execution context and result object: about 100-150 µs against
+20 µs here)."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from sqlalchemy import Engine, Select
-from sqlalchemy.engine import Dialect
+from sqlalchemy import Engine
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.pool import PoolProxiedConnection
 
 T = TypeVar("T")
-
-
-class PreparedRead:
-    """A SELECT compiled for one dialect, returning rows converted by its columns' types as SQLAlchemy would."""
-
-    def __init__(self, statement: Select[Any], dialect: Dialect) -> None:
-        compiled = statement.compile(dialect=dialect)
-        for name, bind in compiled.binds.items():
-            if bind.type.dialect_impl(dialect).bind_processor(dialect) is not None:
-                raise ValueError(f"parameter {name!r} needs conversion: prepare only reads with plain parameters")
-        self._sql = compiled.string
-        # Positional paramstyles (SQLite's qmark) take a sequence in this order; named ones (psycopg) a mapping.
-        self._positions = compiled.positiontup
-        self._processors = [
-            column.type.dialect_impl(dialect).result_processor(dialect, None) for column in statement.selected_columns
-        ]
-
-    def first(self, connection: DBAPIConnection, parameters: dict[str, Any]) -> tuple[Any, ...] | None:
-        """The first row, or None."""
-        cursor = connection.cursor()
-        try:
-            if self._positions is None:
-                cursor.execute(self._sql, parameters)
-            else:
-                cursor.execute(self._sql, [parameters[name] for name in self._positions])
-            row = cursor.fetchone()
-        finally:
-            cursor.close()
-        if row is None:
-            return None
-        pairs = zip(self._processors, row, strict=True)
-        return tuple(value if process is None else process(value) for process, value in pairs)
 
 
 class ConnectionPerThread:

@@ -1,4 +1,5 @@
-"""The statements of every push, compiled once per dialect and run on the DBAPI connection of the transaction.
+"""Statements compiled once per dialect and run on a DBAPI connection: the writes of every push (`Statement`,
+inside the SQLAlchemy transaction of the change) and the reads of every pull (`compile_for`, see `hot_reads`).
 
 SQLAlchemy's `Connection.execute` does per-call work that costs more than a small statement on SQLite: a cache
 key computed from the statement's tree, an execution context, parameter processing and a result object (about
@@ -19,15 +20,17 @@ from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.expression import Executable
-from sqlalchemy.sql.type_api import TypeEngine
 
 Conversion = Callable[[Any], Any] | None
 
 
 @dataclass(frozen=True, slots=True)
-class _Compiled:
+class Compiled:
+    """A statement's SQL for one dialect, with what running it on the driver needs."""
+
     sql: str
     parameters: tuple[str, ...]  # the parameters' names, in order for positional paramstyles (SQLite's qmark)
     positional: bool
@@ -35,44 +38,74 @@ class _Compiled:
     results: tuple[Conversion, ...]  # one per column returned, None where the driver's value is kept
     error: type[Exception]  # the driver's base exception
 
+    def rows(self, driver: DBAPIConnection, parameters: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """Run on `driver` with `parameters`; the rows returned (none for a write without RETURNING)."""
+        given = {name: parameters[name] for name in self.parameters}
+        for name, convert in self.conversions:
+            given[name] = convert(given[name])
+        bound: Sequence[Any] | Mapping[str, Any] = list(given.values()) if self.positional else given
+        cursor = driver.cursor()
+        try:
+            cursor.execute(self.sql, bound)
+            found = cursor.fetchall() if cursor.description is not None else []
+        except self.error as error:
+            raise DBAPIError.instance(self.sql, bound, error, self.error) from error
+        finally:
+            cursor.close()
+        if not any(self.results):
+            return [tuple(row) for row in found]
+        return [
+            tuple(
+                value if convert is None else convert(value) for convert, value in zip(self.results, row, strict=True)
+            )
+            for row in found
+        ]
+
+    def first(self, driver: DBAPIConnection, parameters: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        found = self.rows(driver, parameters)
+        return found[0] if found else None
+
+
+def compile_for(statement: Executable, dialect: Dialect, columns: Sequence[str] | None = None) -> Compiled:
+    """`statement` compiled for `dialect`, for parameters named `columns` (an INSERT's values; other statements
+    name theirs by bindparam). A list parameter (an expanding `IN`) is refused: see `PerLength`."""
+    compiled = statement.compile(dialect=dialect, column_keys=columns)  # type: ignore[attr-defined]
+    conversions = []
+    for name, bind in compiled.binds.items():
+        if bind.expanding:
+            raise ValueError(f"parameter {name!r} is a list (IN): give each element a parameter of its own")
+        convert = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        if convert is not None:
+            conversions.append((name, convert))
+    returned: Sequence[Any] = getattr(compiled, "returning", None) or getattr(statement, "selected_columns", None) or ()
+    positions = compiled.positiontup
+    return Compiled(
+        sql=compiled.string,
+        parameters=tuple(positions if positions is not None else compiled.binds),
+        positional=positions is not None,
+        conversions=tuple(conversions),
+        results=tuple(column.type.dialect_impl(dialect).result_processor(dialect, None) for column in returned),
+        error=dialect.loaded_dbapi.Error,
+    )
+
 
 class Statement:
-    """`statement` (or, per connection, what `build` returns: an upsert spelled per dialect), compiled once per
-    dialect for parameters named `columns` (an INSERT's values; other statements name theirs by bindparam)."""
+    """`statement` (or what a function of the connection builds: an upsert spelled per dialect), compiled once per
+    dialect for parameters named `columns` (see `compile_for`), run in the transaction of the connection given."""
 
     def __init__(
         self, statement: Executable | Callable[[Connection], Executable], columns: Sequence[str] | None = None
     ) -> None:
         self._statement = statement
         self._columns = list(columns) if columns is not None else None
-        self._compiled: dict[str, _Compiled] = {}
+        self._compiled: dict[str, Compiled] = {}
 
     def rows(self, connection: Connection, parameters: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Run the statement with `parameters`; the rows it returns (none for a write without RETURNING)."""
         compiled = self._compiled.get(connection.dialect.name) or self._compile(connection)
-        given = {name: parameters[name] for name in compiled.parameters}
-        for name, convert in compiled.conversions:
-            given[name] = convert(given[name])
-        bound: Sequence[Any] | Mapping[str, Any] = list(given.values()) if compiled.positional else given
         driver = connection.connection.driver_connection
         assert driver is not None, "a connection in a transaction is open"
-        cursor = driver.cursor()
-        try:
-            cursor.execute(compiled.sql, bound)
-            found = cursor.fetchall() if cursor.description is not None else []
-        except compiled.error as error:
-            raise DBAPIError.instance(compiled.sql, bound, error, compiled.error) from error
-        finally:
-            cursor.close()
-        if not any(compiled.results):
-            return [tuple(row) for row in found]
-        return [
-            tuple(
-                value if convert is None else convert(value)
-                for convert, value in zip(compiled.results, row, strict=True)
-            )
-            for row in found
-        ]
+        return compiled.rows(driver, parameters)
 
     def first(self, connection: Connection, parameters: Mapping[str, Any]) -> tuple[Any, ...] | None:
         found = self.rows(connection, parameters)
@@ -86,36 +119,10 @@ class Statement:
     def run(self, connection: Connection, parameters: Mapping[str, Any]) -> None:
         self.rows(connection, parameters)
 
-    def _compile(self, connection: Connection) -> _Compiled:
-        dialect = connection.dialect
+    def _compile(self, connection: Connection) -> Compiled:
         statement = self._statement if isinstance(self._statement, Executable) else self._statement(connection)
-        compiled = statement.compile(dialect=dialect, column_keys=self._columns)  # type: ignore[attr-defined]
-        conversions = []
-        for name, bind in compiled.binds.items():
-            if bind.expanding:
-                raise ValueError(f"parameter {name!r} is a list (IN): give each element a parameter of its own")
-            convert = _bind_conversion(bind.type, dialect)
-            if convert is not None:
-                conversions.append((name, convert))
-        returned: Sequence[Any] = (
-            getattr(compiled, "returning", None) or getattr(statement, "selected_columns", None) or ()
-        )
-        results = tuple(column.type.dialect_impl(dialect).result_processor(dialect, None) for column in returned)
-        positions = compiled.positiontup
-        found = _Compiled(
-            sql=compiled.string,
-            parameters=tuple(positions if positions is not None else compiled.binds),
-            positional=positions is not None,
-            conversions=tuple(conversions),
-            results=results,
-            error=dialect.loaded_dbapi.Error,
-        )
-        self._compiled[dialect.name] = found
+        found = self._compiled[connection.dialect.name] = compile_for(statement, connection.dialect, self._columns)
         return found
-
-
-def _bind_conversion(kind: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
-    return kind.dialect_impl(dialect).bind_processor(dialect)
 
 
 # Lists longer than this (an image of many layers) compile their statement on each call instead of keeping it:
