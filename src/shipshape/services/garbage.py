@@ -115,6 +115,9 @@ class GarbageCollector:
         self._holder = holder or process_identity()
         self._pace = pace
         self._batch_started = time.monotonic()
+        # One run at a time in this process: the lease is held per process, so two runs here (a scheduled one and
+        # one asked for) would share it, and the first to finish would release it under the other.
+        self._running = asyncio.Lock()
 
     async def collect(self, grace: timedelta | None = None, dry_run: bool = False) -> CollectionReport:
         """One run; `JobBusy` if another process is running one."""
@@ -123,16 +126,17 @@ class GarbageCollector:
         before = started - grace
         if dry_run:
             return await self._preview(grace, before, started)
-        if not await acquire_lease(self._store, GC_JOB, self._holder, started, started + LEASE):
-            raise await self._busy()
-        self._batch_started = time.monotonic()
-        try:
-            links = await self._drop_links(before)
-            await self._adopt_orphans(before)
-            blobs, freed = await self._delete_blobs()
-            uploads = await self._delete_orphan_uploads(before)
-        finally:
-            await self._store.release_lease(GC_JOB, self._holder)
+        async with self._running:
+            if not await acquire_lease(self._store, GC_JOB, self._holder, started, started + LEASE):
+                raise await self._busy()
+            self._batch_started = time.monotonic()
+            try:
+                links = await self._drop_links(before)
+                await self._adopt_orphans(before)
+                blobs, freed = await self._delete_blobs()
+                uploads = await self._delete_orphan_uploads(before)
+            finally:
+                await self._store.release_lease(GC_JOB, self._holder)
         report = CollectionReport(False, grace, links, blobs, freed, uploads, started, self._clock.now())
         if links or blobs or uploads:
             log.info(
@@ -142,7 +146,10 @@ class GarbageCollector:
         return report
 
     async def collect_if_free(self) -> int:
-        """A scheduled run: nothing when another process runs one. Returns the blobs deleted."""
+        """A scheduled run: nothing when another run (here or in another process) is going. Returns the blobs
+        deleted."""
+        if self._running.locked():
+            return 0
         try:
             return (await self.collect()).blobs_deleted
         except JobBusy:
